@@ -1,0 +1,170 @@
+//! Command-line interface: parse arguments, set up logging, call the library,
+//! map errors to exit codes with one readable sentence on stderr.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::load_project;
+use crate::error::{Error, Result, exit_code};
+use crate::pseudo::PseudoKey;
+use crate::run::{RunOptions, run_with_record, summary};
+use crate::storage::Storage;
+
+#[derive(Debug, Parser)]
+#[command(name = "startwell", version, about = "Early-years outcomes pipeline for English local authorities")]
+pub struct Cli {
+    /// Project folder (holding startwell.toml, pipelines/ and schemas/).
+    #[arg(long, global = true, default_value = ".")]
+    pub project: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate synthetic extracts into the landing zone and run the nightly job on them (DEMO key).
+    Demo {
+        /// Children per birth year.
+        #[arg(long, default_value_t = crate::generate::DEFAULT_CHILDREN)]
+        children: u32,
+        #[arg(long, default_value_t = crate::generate::DEFAULT_YEARS)]
+        years: u32,
+    },
+    /// The nightly job: ingest whatever is new in every landing zone and record the run.
+    Run {
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Re-ingest everything still in the landing zone.
+        #[arg(long)]
+        full_refresh: bool,
+    },
+    /// Write synthetic partner extracts (one folder per source, as the landing zone expects).
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+        /// Children per birth year.
+        #[arg(long, default_value_t = crate::generate::DEFAULT_CHILDREN)]
+        children: u32,
+        /// Years of deliveries.
+        #[arg(long, default_value_t = crate::generate::DEFAULT_YEARS)]
+        years: u32,
+        #[arg(long, default_value_t = 20_250_901)]
+        seed: u64,
+    },
+    /// Check the whole project (configuration, schemas, seeds) without touching data.
+    Validate,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("startwell=info,warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Pretty => builder.compact().try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Run the CLI; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("startwell: cannot start the async runtime: {e}");
+            return exit_code::INTERNAL;
+        }
+    };
+    match rt.block_on(dispatch(cli)) {
+        Ok(()) => exit_code::OK,
+        Err(e) => {
+            eprintln!("startwell: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<()> {
+    let project_dir = cli.project.clone();
+    match cli.command {
+        Command::Validate => {
+            let p = load_project(&project_dir)?;
+            println!(
+                "{}: configuration is valid ({} sources, {} postcodes in seeds)",
+                project_dir.join("startwell.toml").display(),
+                p.plan.sources.len(),
+                p.seeds.postcodes.len()
+            );
+            Ok(())
+        }
+        Command::Generate {
+            out,
+            children,
+            years,
+            seed,
+        } => {
+            let opts = crate::generate::Options { children, years, seed };
+            let n = tokio::task::spawn_blocking(move || crate::generate::generate(&out, &opts))
+                .await
+                .map_err(Error::internal)??;
+            println!("wrote {} files", n.files);
+            Ok(())
+        }
+        Command::Run { source, full_refresh } => {
+            let project = load_project(&project_dir)?;
+            let key = PseudoKey::from_env()?;
+            let storage = Storage::open(&project.dir, &project.storage_root)?;
+            let rec = run_with_record(&project, &storage, key, &RunOptions { source, full_refresh }).await?;
+            print_result(&storage, rec)
+        }
+        Command::Demo { children, years } => {
+            let project = load_project(&project_dir)?;
+            let storage = Storage::open(&project.dir, &project.storage_root)?;
+            let landing = demo_landing(&storage)?;
+            let opts = crate::generate::Options {
+                children,
+                years,
+                seed: 20_250_901,
+            };
+            eprintln!("generating synthetic extracts into {} …", landing.display());
+            let l2 = landing.clone();
+            tokio::task::spawn_blocking(move || crate::generate::generate(&l2, &opts))
+                .await
+                .map_err(Error::internal)??;
+            eprintln!("running the nightly job with the DEMO pseudonymisation key (never use it for real data) …");
+            let rec = run_with_record(&project, &storage, PseudoKey::demo(), &RunOptions::default()).await?;
+            print_result(&storage, rec)?;
+            println!("lake tables: {}", storage.display("lake/"));
+            Ok(())
+        }
+    }
+}
+
+fn demo_landing(storage: &Storage) -> Result<PathBuf> {
+    storage.local_root().map(|r| r.join("landing")).ok_or_else(|| {
+        Error::config(
+            Path::new("startwell.toml"),
+            "`demo` writes synthetic files to a local storage root; use `generate` and upload them for object stores",
+        )
+    })
+}
+
+fn print_result(storage: &Storage, (rec, outcome): (crate::run::RunRecord, Result<()>)) -> Result<()> {
+    print!("{}", summary(&rec));
+    println!("run record: {}", storage.display(&format!("state/runs/{}.json", rec.run_id)));
+    outcome
+}

@@ -1,0 +1,689 @@
+//! The compile step: raw configuration files → a checked [`Plan`], collecting
+//! every problem (with its file) instead of stopping at the first.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use regex::Regex;
+
+use super::*;
+use crate::error::{ConfigIssue, Error, Result};
+use crate::seeds::Seeds;
+
+/// Column names that identify a child: they must be declared `identifier = true`.
+const IDENTIFYING_NAMES: &[&str] = &[
+    "upn",
+    "nhs_number",
+    "forename",
+    "first_name",
+    "surname",
+    "last_name",
+    "name",
+    "child_name",
+    "dob",
+    "date_of_birth",
+    "postcode",
+    "parent_reference",
+];
+
+/// A loaded, checked project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub dir: PathBuf,
+    pub council: RawCouncil,
+    pub storage_root: String,
+    pub batch_rows: usize,
+    pub plan: Plan,
+    pub seeds: Arc<Seeds>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub sources: Vec<Arc<SourcePlan>>,
+}
+
+impl Plan {
+    pub fn source(&self, name: &str) -> Option<&Arc<SourcePlan>> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+}
+
+/// Where one slot of a row's working values comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SlotKind {
+    Column(usize),
+    Key(usize),
+    Derived,
+    Period,
+    SourceFile,
+    SourceLine,
+    RunId,
+    Delivery,
+}
+
+#[derive(Debug)]
+pub struct ColumnPlan {
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub ty: ColumnType,
+    pub required: bool,
+    pub identifier: bool,
+    pub values: HashMap<String, String>,
+    pub allowed: Option<HashSet<String>>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub pattern: Option<Regex>,
+    pub check: Option<IdCheck>,
+    pub date_formats: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct KeyPlan {
+    pub name: String,
+    pub fields: Vec<usize>,
+    pub required: bool,
+}
+
+#[derive(Debug)]
+pub enum DerivePlan {
+    AgeDays { from: usize, at: usize, out: usize },
+    MonthOfBirth { from: usize, out: usize },
+    Geography { postcode: usize, out: [usize; 5] },
+    EthnicGroup { from: usize, scheme: String, out: usize },
+}
+
+#[derive(Debug)]
+pub enum RulePlan {
+    NotBefore {
+        column: usize,
+        other: usize,
+        unless: Option<(usize, HashSet<String>)>,
+    },
+}
+
+#[derive(Debug)]
+pub enum PeriodPlan {
+    FileName { pattern: Regex, format: String },
+    Column { slot: usize },
+}
+
+#[derive(Debug)]
+pub struct SourcePlan {
+    pub name: String,
+    pub table: String,
+    pub file: PathBuf,
+    pub description: String,
+    pub glob: globset::GlobMatcher,
+    pub format: Format,
+    pub period: PeriodPlan,
+    pub redelivery: Redelivery,
+    pub max_reject_ratio: f64,
+    pub columns: Vec<ColumnPlan>,
+    pub keys: Vec<KeyPlan>,
+    pub derive: Vec<DerivePlan>,
+    pub rules: Vec<RulePlan>,
+    pub unique: Vec<usize>,
+    /// Name and kind of every working slot of a row.
+    pub slots: Vec<(String, SlotKind, ColumnType)>,
+    /// For each output column (schema order), its slot.
+    pub outputs: Vec<usize>,
+    pub schema: SchemaRef,
+}
+
+impl SourcePlan {
+    pub fn slot(&self, name: &str) -> Option<usize> {
+        self.slots.iter().position(|(n, _, _)| n == name)
+    }
+}
+
+/// Normalise a header or alias for matching: lowercase alphanumerics only.
+pub fn normalise_header(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(|c| c.to_lowercase())
+        .collect()
+}
+
+struct Issues(Vec<ConfigIssue>);
+
+impl Issues {
+    fn push(&mut self, file: &Path, message: impl Into<String>) {
+        self.0.push(ConfigIssue {
+            file: file.to_path_buf(),
+            message: message.into(),
+        });
+    }
+}
+
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path, issues: &mut Issues) -> Option<T> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            issues.push(path, format!("cannot read: {e}"));
+            return None;
+        }
+    };
+    match toml::from_str::<T>(&text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let line = e
+                .span()
+                .map(|s| format!("line {}: ", text[..s.start.min(text.len())].lines().count().max(1)))
+                .unwrap_or_default();
+            issues.push(path, format!("{line}{}", e.message().trim()));
+            None
+        }
+    }
+}
+
+fn toml_files(dir: &Path, issues: &mut Issues) -> Vec<PathBuf> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => {
+            let mut v: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            v.sort();
+            v
+        }
+        Err(e) => {
+            issues.push(dir, format!("cannot read folder: {e}"));
+            Vec::new()
+        }
+    }
+}
+
+/// Load and check the project in `dir`. Returns every problem found as one [`Error::Config`].
+pub fn load_project(dir: &Path) -> Result<Project> {
+    let mut issues = Issues(Vec::new());
+    let manifest = dir.join("startwell.toml");
+    if !manifest.exists() {
+        return Err(Error::config(
+            &manifest,
+            "not found: the project folder must hold startwell.toml (use --project DIR)",
+        ));
+    }
+    let raw: Option<RawProject> = read_toml(&manifest, &mut issues);
+
+    let mut schemas: BTreeMap<String, (PathBuf, RawSchema)> = BTreeMap::new();
+    for path in toml_files(&dir.join("schemas"), &mut issues) {
+        if let Some(s) = read_toml::<RawSchema>(&path, &mut issues) {
+            let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+            if s.table != stem {
+                issues.push(
+                    &path,
+                    format!("table `{}` must match the file name `{stem}.toml`", s.table),
+                );
+            }
+            let mut seen = HashSet::new();
+            for c in &s.columns {
+                if !seen.insert(c.name.clone()) {
+                    issues.push(&path, format!("column `{}` is declared twice", c.name));
+                }
+            }
+            schemas.insert(s.table.clone(), (path, s));
+        }
+    }
+
+    let seeds_dir = raw
+        .as_ref()
+        .map(|r| dir.join(&r.ingest.seeds_dir))
+        .unwrap_or_else(|| dir.join("seeds"));
+    let seeds = match Seeds::load(&seeds_dir) {
+        Ok(s) => s,
+        Err(Error::Config(mut v)) => {
+            issues.0.append(&mut v);
+            Seeds::default()
+        }
+        Err(e) => {
+            issues.push(&seeds_dir, e.to_string());
+            Seeds::default()
+        }
+    };
+
+    let default_ratio = raw
+        .as_ref()
+        .map(|r| r.ingest.max_reject_ratio)
+        .unwrap_or(0.05);
+    if let Some(r) = &raw {
+        if !(0.0..=1.0).contains(&r.ingest.max_reject_ratio) {
+            issues.push(&manifest, "[ingest] max_reject_ratio must be between 0 and 1");
+        }
+        if r.ingest.batch_rows == 0 {
+            issues.push(&manifest, "[ingest] batch_rows must be at least 1");
+        }
+        if r.council.area_code.trim().is_empty() {
+            issues.push(&manifest, "[council] area_code must not be empty");
+        }
+    }
+
+    let mut sources = Vec::new();
+    let mut names = HashSet::new();
+    for path in toml_files(&dir.join("pipelines"), &mut issues) {
+        let Some(rp) = read_toml::<RawPipeline>(&path, &mut issues) else {
+            continue;
+        };
+        if !names.insert(rp.name.clone()) {
+            issues.push(&path, format!("source `{}` is defined twice", rp.name));
+        }
+        if let Some(sp) = compile_source(&path, rp, &schemas, &seeds, default_ratio, &mut issues) {
+            sources.push(Arc::new(sp));
+        }
+    }
+    if sources.is_empty() && issues.0.is_empty() {
+        issues.push(&dir.join("pipelines"), "no source definitions found");
+    }
+
+    if !issues.0.is_empty() {
+        return Err(Error::Config(issues.0));
+    }
+    let raw = raw.expect("parsed when there are no issues");
+    Ok(Project {
+        dir: dir.to_path_buf(),
+        storage_root: raw.storage.root.clone(),
+        batch_rows: raw.ingest.batch_rows,
+        council: raw.council,
+        plan: Plan { sources },
+        seeds: Arc::new(seeds),
+    })
+}
+
+fn compile_source(
+    path: &Path,
+    rp: RawPipeline,
+    schemas: &BTreeMap<String, (PathBuf, RawSchema)>,
+    seeds: &Seeds,
+    default_ratio: f64,
+    issues: &mut Issues,
+) -> Option<SourcePlan> {
+    let start = issues.0.len();
+    let table = rp.table.clone().unwrap_or_else(|| rp.name.clone());
+    if rp.name.is_empty()
+        || !rp
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        issues.push(
+            path,
+            format!("name `{}` must be lowercase letters, digits and _", rp.name),
+        );
+    }
+    let glob = match globset::Glob::new(&rp.files) {
+        Ok(g) => Some(g.compile_matcher()),
+        Err(e) => {
+            issues.push(path, format!("files: bad glob `{}`: {e}", rp.files));
+            None
+        }
+    };
+    match &rp.format {
+        Format::Csv {
+            delimiter,
+            quote,
+            header_row,
+            ..
+        } => {
+            if !delimiter.is_ascii() || !quote.is_ascii() {
+                issues.push(path, "format: delimiter and quote must be ASCII characters");
+            }
+            if *header_row == 0 {
+                issues.push(path, "format: header_row is 1-based and must be at least 1");
+            }
+        }
+        Format::Xlsx { header_row, .. } => {
+            if *header_row == 0 {
+                issues.push(path, "format: header_row is 1-based and must be at least 1");
+            }
+        }
+    }
+    let ratio = rp.max_reject_ratio.unwrap_or(default_ratio);
+    if !(0.0..=1.0).contains(&ratio) {
+        issues.push(path, "max_reject_ratio must be between 0 and 1");
+    }
+
+    // Columns.
+    let mut columns = Vec::new();
+    let mut slots: Vec<(String, SlotKind, ColumnType)> = Vec::new();
+    let mut alias_owner: HashMap<String, String> = HashMap::new();
+    for (i, c) in rp.columns.iter().enumerate() {
+        if slots.iter().any(|s| s.0 == c.name) {
+            issues.push(path, format!("column `{}` is declared twice", c.name));
+        }
+        if IDENTIFYING_NAMES.contains(&c.name.as_str()) && !c.identifier {
+            issues.push(
+                path,
+                format!(
+                    "column `{}` identifies a child: declare it `identifier = true` so it is never written to the lake",
+                    c.name
+                ),
+            );
+        }
+        let mut aliases = vec![normalise_header(&c.name)];
+        aliases.extend(c.aliases.iter().map(|a| normalise_header(a)));
+        aliases.dedup();
+        for a in &aliases {
+            if let Some(other) = alias_owner.insert(a.clone(), c.name.clone())
+                && other != c.name
+            {
+                issues.push(
+                    path,
+                    format!(
+                        "header alias `{a}` maps to both `{other}` and `{}`",
+                        c.name
+                    ),
+                );
+            }
+        }
+        let pattern = c.pattern.as_ref().and_then(|p| {
+            match Regex::new(&format!("^(?:{p})$")) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    issues.push(path, format!("column `{}`: bad pattern: {e}", c.name));
+                    None
+                }
+            }
+        });
+        if (c.min.is_some() || c.max.is_some())
+            && !matches!(c.ty, ColumnType::Integer | ColumnType::Decimal)
+        {
+            issues.push(
+                path,
+                format!("column `{}`: min/max need type integer or decimal", c.name),
+            );
+        }
+        let date_formats = c
+            .date_formats
+            .clone()
+            .unwrap_or_else(|| vec!["%d/%m/%Y".into(), "%Y-%m-%d".into()]);
+        columns.push(ColumnPlan {
+            name: c.name.clone(),
+            aliases,
+            ty: c.ty,
+            required: c.required,
+            identifier: c.identifier,
+            values: c
+                .values
+                .iter()
+                .map(|(k, v)| (k.trim().to_lowercase(), v.clone()))
+                .collect(),
+            allowed: c.allowed.as_ref().map(|a| a.iter().cloned().collect()),
+            min: c.min,
+            max: c.max,
+            pattern,
+            check: c.check,
+            date_formats,
+        });
+        slots.push((c.name.clone(), SlotKind::Column(i), c.ty));
+    }
+    let col_index = |name: &str| rp.columns.iter().position(|c| c.name == name);
+
+    // Keys.
+    let mut keys = Vec::new();
+    for (i, k) in rp.keys.iter().enumerate() {
+        let mut fields = Vec::new();
+        for f in &k.fields {
+            match col_index(f) {
+                Some(ix) => fields.push(ix),
+                None => issues.push(path, format!("key `{}`: unknown column `{f}`", k.name)),
+            }
+        }
+        if k.fields.is_empty() {
+            issues.push(path, format!("key `{}` has no fields", k.name));
+        }
+        keys.push(KeyPlan {
+            name: k.name.clone(),
+            fields,
+            required: k.required,
+        });
+        slots.push((k.name.clone(), SlotKind::Key(i), ColumnType::String));
+    }
+
+    // Derived fields.
+    let mut derive = Vec::new();
+    let need_date = |name: &str, what: &str, issues: &mut Issues| -> Option<usize> {
+        match col_index(name) {
+            Some(ix) if rp.columns[ix].ty == ColumnType::Date => Some(ix),
+            Some(_) => {
+                issues.push(path, format!("derive {what}: column `{name}` must have type date"));
+                None
+            }
+            None => {
+                issues.push(path, format!("derive {what}: unknown column `{name}`"));
+                None
+            }
+        }
+    };
+    for d in &rp.derive {
+        match d {
+            Derive::AgeDays { from, at, name } => {
+                let f = need_date(from, "age_days", issues);
+                let a = need_date(at, "age_days", issues);
+                slots.push((name.clone(), SlotKind::Derived, ColumnType::Integer));
+                if let (Some(from), Some(at)) = (f, a) {
+                    derive.push(DerivePlan::AgeDays {
+                        from,
+                        at,
+                        out: slots.len() - 1,
+                    });
+                }
+            }
+            Derive::MonthOfBirth { from, name } => {
+                let f = need_date(from, "month_of_birth", issues);
+                slots.push((name.clone(), SlotKind::Derived, ColumnType::String));
+                if let Some(from) = f {
+                    derive.push(DerivePlan::MonthOfBirth {
+                        from,
+                        out: slots.len() - 1,
+                    });
+                }
+            }
+            Derive::Geography { postcode } => {
+                let base = slots.len();
+                for (n, t) in [
+                    ("lsoa_code", ColumnType::String),
+                    ("ward_code", ColumnType::String),
+                    ("ward_name", ColumnType::String),
+                    ("imd_decile", ColumnType::Integer),
+                    ("imd_quintile", ColumnType::Integer),
+                ] {
+                    slots.push((n.to_string(), SlotKind::Derived, t));
+                }
+                match col_index(postcode) {
+                    Some(ix) => derive.push(DerivePlan::Geography {
+                        postcode: ix,
+                        out: [base, base + 1, base + 2, base + 3, base + 4],
+                    }),
+                    None => issues.push(path, format!("derive geography: unknown column `{postcode}`")),
+                }
+            }
+            Derive::EthnicGroup { from, scheme, name } => {
+                slots.push((name.clone(), SlotKind::Derived, ColumnType::String));
+                if !seeds.has_ethnicity_scheme(scheme) {
+                    issues.push(
+                        path,
+                        format!("derive ethnic_group: scheme `{scheme}` is not in seeds/ethnicity_groups.csv"),
+                    );
+                }
+                match col_index(from) {
+                    Some(ix) => derive.push(DerivePlan::EthnicGroup {
+                        from: ix,
+                        scheme: scheme.clone(),
+                        out: slots.len() - 1,
+                    }),
+                    None => issues.push(path, format!("derive ethnic_group: unknown column `{from}`")),
+                }
+            }
+        }
+    }
+
+    // Rules.
+    let mut rules = Vec::new();
+    for r in &rp.rules {
+        match r {
+            Rule::NotBefore { column, other, unless } => {
+                let c = need_date(column, "rule not_before", issues);
+                let o = need_date(other, "rule not_before", issues);
+                let u = match unless {
+                    None => Some(None),
+                    Some(cond) => match col_index(&cond.column) {
+                        Some(ix) => Some(Some((ix, cond.values.iter().cloned().collect()))),
+                        None => {
+                            issues.push(path, format!("rule not_before: unless names unknown column `{}`", cond.column));
+                            None
+                        }
+                    },
+                };
+                if let (Some(column), Some(other), Some(unless)) = (c, o, u) {
+                    rules.push(RulePlan::NotBefore { column, other, unless });
+                }
+            }
+        }
+    }
+
+    // Bookkeeping slots.
+    slots.push(("period".into(), SlotKind::Period, ColumnType::String));
+    slots.push(("delivery".into(), SlotKind::Delivery, ColumnType::String));
+    slots.push(("source_file".into(), SlotKind::SourceFile, ColumnType::String));
+    slots.push(("source_line".into(), SlotKind::SourceLine, ColumnType::Integer));
+    slots.push(("ingest_run_id".into(), SlotKind::RunId, ColumnType::String));
+    let mut seen = HashSet::new();
+    for (n, _, _) in &slots {
+        if !seen.insert(n.clone()) {
+            issues.push(path, format!("output name `{n}` is produced twice (column, key or derived field)"));
+        }
+    }
+    let slot_of = |name: &str| slots.iter().position(|(n, _, _)| n == name);
+
+    let period = match rp.period.from {
+        PeriodFrom::FileName => match (&rp.period.pattern, &rp.period.format) {
+            (Some(p), Some(f)) => match Regex::new(p) {
+                Ok(re) => Some(PeriodPlan::FileName {
+                    pattern: re,
+                    format: f.clone(),
+                }),
+                Err(e) => {
+                    issues.push(path, format!("period: bad pattern: {e}"));
+                    None
+                }
+            },
+            _ => {
+                issues.push(path, "period: from = \"file_name\" needs `pattern` and `format`");
+                None
+            }
+        },
+        PeriodFrom::Column => {
+            if rp.redelivery == Redelivery::ReplacePeriod {
+                issues.push(
+                    path,
+                    "period: from = \"column\" cannot be used with redelivery = \"replace_period\" (use replace_table or append)",
+                );
+            }
+            match rp.period.column.as_deref().and_then(col_index) {
+                Some(ix) => Some(PeriodPlan::Column { slot: ix }),
+                None => {
+                    issues.push(path, "period: from = \"column\" needs `column` naming a declared column");
+                    None
+                }
+            }
+        }
+    };
+
+    let mut unique = Vec::new();
+    for u in &rp.unique {
+        match slot_of(u) {
+            Some(ix) => unique.push(ix),
+            None => issues.push(path, format!("unique: unknown column or key `{u}`")),
+        }
+    }
+
+    // The curated schema.
+    let mut outputs = Vec::new();
+    let mut fields = Vec::new();
+    match schemas.get(&table) {
+        None => issues.push(
+            path,
+            format!("table `{table}` has no schema: add schemas/{table}.toml"),
+        ),
+        Some((spath, schema)) => {
+            for sc in &schema.columns {
+                match slot_of(&sc.name) {
+                    None => issues.push(
+                        spath,
+                        format!(
+                            "column `{}` is not produced by source `{}` ({})",
+                            sc.name,
+                            rp.name,
+                            path.display()
+                        ),
+                    ),
+                    Some(ix) => {
+                        let (_, kind, ty) = &slots[ix];
+                        if let SlotKind::Column(c) = kind
+                            && rp.columns[*c].identifier
+                        {
+                            issues.push(
+                                spath,
+                                format!("column `{}` is an identifier and must not be in a curated table", sc.name),
+                            );
+                        }
+                        if *ty != sc.ty {
+                            issues.push(
+                                spath,
+                                format!(
+                                    "column `{}` has type {:?} here but source `{}` produces {:?}",
+                                    sc.name, sc.ty, rp.name, ty
+                                ),
+                            );
+                        }
+                        outputs.push(ix);
+                        fields.push(Field::new(&sc.name, ty.arrow(), true));
+                    }
+                }
+            }
+            for needed in ["period", "delivery"] {
+                if !schema.columns.iter().any(|c| c.name == needed) {
+                    issues.push(spath, format!("every curated table needs a `{needed}` column (its partitions)"));
+                }
+            }
+            for (n, kind, _) in &slots {
+                let is_identifier = matches!(kind, SlotKind::Column(c) if rp.columns[*c].identifier);
+                if !is_identifier && !schema.columns.iter().any(|c| &c.name == n) {
+                    issues.push(
+                        spath,
+                        format!("source `{}` produces `{n}` but the schema does not declare it", rp.name),
+                    );
+                }
+            }
+        }
+    }
+
+    if issues.0.len() > start {
+        return None;
+    }
+    Some(SourcePlan {
+        name: rp.name,
+        table,
+        file: path.to_path_buf(),
+        description: rp.description,
+        glob: glob?,
+        format: rp.format,
+        period: period?,
+        redelivery: rp.redelivery,
+        max_reject_ratio: ratio,
+        columns,
+        keys,
+        derive,
+        rules,
+        unique,
+        slots,
+        outputs,
+        schema: Arc::new(Schema::new(fields)),
+    })
+}
+
+/// Arrow type of a curated column (for tests and readers).
+pub fn arrow_type(ty: ColumnType) -> DataType {
+    ty.arrow()
+}

@@ -1,0 +1,378 @@
+//! Project configuration: the raw, strictly parsed files (`startwell.toml`,
+//! `pipelines/*.toml`, `schemas/*.toml`) and the compile step ([`compile`]) that
+//! checks them together and collects every problem with the file it came from.
+//!
+//! The doc comments on these structs are the user documentation of the keys.
+
+pub mod compile;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use compile::{Plan, Project, SourcePlan, load_project};
+
+/// `startwell.toml` at the project root.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProject {
+    /// The council whose scorecard this project builds.
+    pub council: RawCouncil,
+    /// Where the data lives.
+    #[serde(default)]
+    pub storage: RawStorage,
+    /// Defaults for every source.
+    #[serde(default)]
+    pub ingest: RawIngest,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCouncil {
+    /// Council name as published.
+    pub name: String,
+    /// ONS code of the local authority (e.g. `E08000099`).
+    pub area_code: String,
+    /// ONS code of its region (e.g. `E12000002`).
+    #[serde(default)]
+    pub region_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    /// Local path (relative to the project) or object-store URL (`s3://`, `az://`, `gs://`, `memory://`).
+    #[serde(default = "default_root")]
+    pub root: String,
+}
+
+impl Default for RawStorage {
+    fn default() -> Self {
+        RawStorage {
+            root: default_root(),
+        }
+    }
+}
+
+fn default_root() -> String {
+    "data".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIngest {
+    /// A file whose share of rejected rows exceeds this is refused whole (0.0–1.0).
+    #[serde(default = "default_max_reject_ratio")]
+    pub max_reject_ratio: f64,
+    /// Rows per record batch while streaming a file.
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+    /// Folder of reference seed files, relative to the project.
+    #[serde(default = "default_seeds_dir")]
+    pub seeds_dir: String,
+}
+
+impl Default for RawIngest {
+    fn default() -> Self {
+        RawIngest {
+            max_reject_ratio: default_max_reject_ratio(),
+            batch_rows: default_batch_rows(),
+            seeds_dir: default_seeds_dir(),
+        }
+    }
+}
+
+fn default_max_reject_ratio() -> f64 {
+    0.05
+}
+fn default_batch_rows() -> usize {
+    8192
+}
+fn default_seeds_dir() -> String {
+    "seeds".into()
+}
+
+/// `pipelines/<source>.toml`: one partner source, defined by configuration only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    /// Source name; files land under `landing/<name>/`.
+    pub name: String,
+    /// What the source is and who delivers it.
+    #[serde(default)]
+    pub description: String,
+    /// Curated table written (`lake/<table>`), described by `schemas/<table>.toml`. Default: the source name.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// Glob, relative to `landing/<name>/`, of the files that belong to this source.
+    #[serde(default = "default_glob")]
+    pub files: String,
+    /// File format and its options.
+    pub format: Format,
+    /// Which period each file (or row) belongs to.
+    pub period: RawPeriod,
+    /// What a newer file means for older ones.
+    #[serde(default)]
+    pub redelivery: Redelivery,
+    /// Overrides `[ingest] max_reject_ratio` for this source.
+    #[serde(default)]
+    pub max_reject_ratio: Option<f64>,
+    /// Canonical columns and how partner headers map to them.
+    pub columns: Vec<RawColumn>,
+    /// Pseudonymous keys (keyed HMAC of normalised identifying columns).
+    #[serde(default)]
+    pub keys: Vec<RawKey>,
+    /// Fields derived from identifiers before the identifiers are dropped.
+    #[serde(default)]
+    pub derive: Vec<Derive>,
+    /// Row rules across columns.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    /// Columns (canonical or key names) that identify a row: later duplicates are quarantined.
+    #[serde(default)]
+    pub unique: Vec<String>,
+}
+
+fn default_glob() -> String {
+    "*".into()
+}
+
+/// File formats. Adding one: a variant here, a `match` arm in `read::open`, a reader function.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Format {
+    Csv {
+        #[serde(default = "default_delimiter")]
+        delimiter: char,
+        #[serde(default = "default_quote")]
+        quote: char,
+        /// 1-based row holding the header.
+        #[serde(default = "default_header_row")]
+        header_row: usize,
+        /// Rows after the header to skip (units, notes).
+        #[serde(default)]
+        skip_rows: usize,
+        #[serde(default)]
+        encoding: Encoding,
+    },
+    Xlsx {
+        /// Sheet name, or 0-based index.
+        #[serde(default)]
+        sheet: SheetRef,
+        #[serde(default = "default_header_row")]
+        header_row: usize,
+        #[serde(default)]
+        skip_rows: usize,
+    },
+}
+
+fn default_delimiter() -> char {
+    ','
+}
+fn default_quote() -> char {
+    '"'
+}
+fn default_header_row() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encoding {
+    /// UTF-8 when the whole file is valid UTF-8, otherwise Windows-1252. A BOM is always stripped.
+    #[default]
+    Auto,
+    Utf8,
+    Windows1252,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum SheetRef {
+    Index(usize),
+    Name(String),
+}
+
+impl Default for SheetRef {
+    fn default() -> Self {
+        SheetRef::Index(0)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPeriod {
+    /// `file_name` (with `pattern`) or `column` (with `column`).
+    pub from: PeriodFrom,
+    /// Regex with named groups, matched against the file name.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// Template built from the named groups, e.g. `{start}-{end}`.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Canonical column holding the period.
+    #[serde(default)]
+    pub column: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodFrom {
+    FileName,
+    Column,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Redelivery {
+    /// A newer file for the same period replaces the rows of the older one.
+    #[default]
+    ReplacePeriod,
+    /// Every new file replaces the whole table (e.g. a national statistics download).
+    ReplaceTable,
+    /// Every new file adds rows.
+    Append,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    #[default]
+    String,
+    Integer,
+    Decimal,
+    Date,
+    Boolean,
+}
+
+impl ColumnType {
+    pub fn arrow(self) -> datafusion::arrow::datatypes::DataType {
+        use datafusion::arrow::datatypes::DataType;
+        match self {
+            ColumnType::String => DataType::Utf8,
+            ColumnType::Integer => DataType::Int64,
+            ColumnType::Decimal => DataType::Float64,
+            ColumnType::Date => DataType::Date32,
+            ColumnType::Boolean => DataType::Boolean,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawColumn {
+    /// Canonical column name.
+    pub name: String,
+    /// Partner header spellings (matched ignoring case, spaces and punctuation). The name itself always matches.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(rename = "type", default)]
+    pub ty: ColumnType,
+    /// The header must be present and every row must have a value.
+    #[serde(default)]
+    pub required: bool,
+    /// Identifying column: used for keys and derived fields, never written outside landing/quarantine.
+    #[serde(default)]
+    pub identifier: bool,
+    /// Code mapping, partner value → canonical value (keys matched ignoring case).
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+    /// Allowed canonical values.
+    #[serde(default)]
+    pub allowed: Option<Vec<String>>,
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Regex the (mapped) value must match in full.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// Identifier check digit.
+    #[serde(default)]
+    pub check: Option<IdCheck>,
+    /// chrono formats tried in order; default `%d/%m/%Y`, `%Y-%m-%d`.
+    #[serde(default)]
+    pub date_formats: Option<Vec<String>>,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IdCheck {
+    /// NHS number: 10 digits, modulus-11 check digit.
+    NhsNumber,
+    /// Unique pupil number: 13 characters, check letter first.
+    Upn,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKey {
+    /// Output column name; the same name in two sources means the same key.
+    pub name: String,
+    /// Columns whose normalised values are hashed, in this order.
+    pub fields: Vec<String>,
+    /// Reject the row when any field is empty (otherwise the key is null).
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// Derived fields. Adding one: a variant here and a `match` arm in `check::derive`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Derive {
+    /// Whole days from date `from` to date `at`.
+    AgeDays { from: String, at: String, name: String },
+    /// `YYYY-MM` of date `from`.
+    MonthOfBirth { from: String, name: String },
+    /// From a postcode, through the seeds: `lsoa_code`, `ward_code`, `ward_name`, `imd_decile`, `imd_quintile`.
+    Geography { postcode: String },
+    /// Group a code through the ethnicity seed (`dfe` or `nhs` scheme) into a major group.
+    EthnicGroup {
+        from: String,
+        scheme: String,
+        name: String,
+    },
+}
+
+/// Row rules across columns. Adding one: a variant here and a `match` arm in `check`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Rule {
+    /// Date `column` must not be before date `other` (except on rows matching `unless`).
+    NotBefore {
+        column: String,
+        other: String,
+        #[serde(default)]
+        unless: Option<Condition>,
+    },
+}
+
+/// Rows whose (mapped) `column` value is one of `values`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub column: String,
+    pub values: Vec<String>,
+}
+
+/// `schemas/<table>.toml`: the canonical schema of one curated table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchema {
+    pub table: String,
+    #[serde(default)]
+    pub description: String,
+    pub columns: Vec<RawSchemaColumn>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchemaColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    #[serde(default)]
+    pub description: String,
+}

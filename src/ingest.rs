@@ -1,0 +1,442 @@
+//! Ingesting one landing file: sniff, read, check, pseudonymise and stream the
+//! accepted rows into one Delta commit; rejected rows go to quarantine first.
+//! Only the run orchestrator (`run.rs`) decides which files to ingest.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use datafusion::error::DataFusionError;
+use datafusion::parquet::arrow::ArrowWriter;
+use tokio::sync::mpsc;
+
+use crate::check::{BatchBuilder, Checked, Checker, map_header, quarantine_schema};
+use crate::config::compile::PeriodPlan;
+use crate::config::{Redelivery, SourcePlan};
+use crate::error::{Error, Result};
+use crate::lake::{self, Replace};
+use crate::pseudo::PseudoKey;
+use crate::read;
+use crate::seeds::Seeds;
+use crate::storage::{LandingFile, Storage};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Rows committed to the lake.
+    Ingested,
+    /// Committed by an earlier, interrupted run; only the ledger entry was missing.
+    Recovered,
+    /// The file could not be used (unreadable, or too many rejected rows); nothing published.
+    Refused,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ingested => "ingested",
+            Outcome::Recovered => "recovered",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileReport {
+    pub source: String,
+    pub file: String,
+    pub size: u64,
+    pub sha256: String,
+    pub period: Option<String>,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub rows_skipped: u64,
+    pub outcome: Outcome,
+    pub message: String,
+    pub quarantine: Option<String>,
+    pub seconds: f64,
+}
+
+/// Shared, per-run inputs of ingestion.
+pub struct IngestContext {
+    pub storage: Storage,
+    pub key: PseudoKey,
+    pub seeds: Arc<Seeds>,
+    pub run_id: String,
+    pub batch_rows: usize,
+    pub progress: indicatif::ProgressBar,
+}
+
+/// Default `delivery` of a file that carries its whole period.
+pub const WHOLE_DELIVERY: &str = "all";
+
+/// The period a file belongs to, and which part of that period's delivery it
+/// carries (the pattern's `delivery` group, lowercased; `all` without one).
+pub fn period_from_name(plan: &SourcePlan, file_name: &str) -> Option<(String, String)> {
+    match &plan.period {
+        PeriodPlan::FileName { pattern, format } => {
+            let caps = pattern.captures(file_name)?;
+            let mut out = format.clone();
+            for name in pattern.capture_names().flatten() {
+                let v = caps.name(name).map(|m| m.as_str()).unwrap_or("");
+                out = out.replace(&format!("{{{name}}}"), v);
+            }
+            let delivery = caps
+                .name("delivery")
+                .map(|m| m.as_str().to_lowercase())
+                .unwrap_or_else(|| WHOLE_DELIVERY.to_string());
+            Some((out, delivery))
+        }
+        PeriodPlan::Column { .. } => None,
+    }
+}
+
+/// What the reading thread reports when it finishes.
+#[derive(Default)]
+struct ReadReport {
+    read: u64,
+    accepted: u64,
+    rejected: u64,
+    skipped: u64,
+    reasons: HashMap<String, u64>,
+    /// Why the whole file is refused (nothing is committed).
+    refused: Option<String>,
+    quarantine: Option<String>,
+}
+
+/// Ingest one file that the ledger does not know yet.
+pub async fn ingest_file(
+    ctx: &IngestContext,
+    plan: Arc<SourcePlan>,
+    lf: &LandingFile,
+    full_refresh_first: bool,
+) -> Result<FileReport> {
+    let started = std::time::Instant::now();
+    let display = format!("landing/{}/{}", plan.name, lf.relative);
+    let local = ctx.storage.local_copy(&lf.location).await?;
+    let local_path = local.path().to_path_buf();
+    let sniffed = tokio::task::spawn_blocking(move || read::sniff(&local_path))
+        .await
+        .map_err(Error::internal)?
+        .map_err(|e| Error::storage(display.clone(), e))?;
+    let file_name = lf.relative.rsplit('/').next().unwrap_or(&lf.relative).to_string();
+    let mut report = FileReport {
+        source: plan.name.clone(),
+        file: lf.relative.clone(),
+        size: sniffed.size,
+        sha256: sniffed.sha256.clone(),
+        period: None,
+        rows_read: 0,
+        rows_accepted: 0,
+        rows_rejected: 0,
+        rows_skipped: 0,
+        outcome: Outcome::Ingested,
+        message: String::new(),
+        quarantine: None,
+        seconds: 0.0,
+    };
+    let app_id = lake::file_app_id(&plan.name, &sniffed.sha256);
+    if !full_refresh_first && lake::is_committed(&ctx.storage, &plan.table, &app_id).await? {
+        report.outcome = Outcome::Recovered;
+        report.message = "already committed by an interrupted run; ledger completed".into();
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+
+    let replace = match plan.redelivery {
+        _ if full_refresh_first => Replace::Table,
+        Redelivery::Append => Replace::Nothing,
+        Redelivery::ReplaceTable => Replace::Table,
+        Redelivery::ReplacePeriod => match period_from_name(&plan, &file_name) {
+            Some((p, d)) => Replace::Period(p, d),
+            None => {
+                report.outcome = Outcome::Refused;
+                report.message = format!(
+                    "{display}: the file name does not say which period it belongs to (expected to match `{}` from {})",
+                    match &plan.period {
+                        PeriodPlan::FileName { pattern, .. } => pattern.as_str().to_string(),
+                        PeriodPlan::Column { .. } => String::new(),
+                    },
+                    plan.file.display()
+                );
+                report.seconds = started.elapsed().as_secs_f64();
+                return Ok(report);
+            }
+        },
+    };
+    let (period, delivery) = match period_from_name(&plan, &file_name) {
+        Some((p, d)) => (Some(p), d),
+        None => (None, WHOLE_DELIVERY.to_string()),
+    };
+    report.period = period.clone();
+
+    let (tx, rx) = mpsc::channel::<Result<RecordBatch, DataFusionError>>(2);
+    let reader_plan = plan.clone();
+    let key = ctx.key.clone();
+    let seeds = ctx.seeds.clone();
+    let run_id = ctx.run_id.clone();
+    let batch_rows = ctx.batch_rows;
+    let storage = ctx.storage.clone();
+    let progress = ctx.progress.clone();
+    let display2 = display.clone();
+    let handle = tokio::runtime::Handle::current();
+    let file_for_rows = lf.relative.clone();
+    let producer = tokio::task::spawn_blocking(move || {
+        let _keep = local; // the temporary copy lives until reading ends
+        read_and_check(
+            &reader_plan,
+            _keep.path(),
+            &display2,
+            &file_for_rows,
+            &sniffed,
+            &key,
+            &seeds,
+            period,
+            delivery,
+            run_id,
+            batch_rows,
+            &storage,
+            &handle,
+            &tx,
+            &progress,
+        )
+    });
+    let metadata = serde_json::Map::from_iter([
+        ("startwell_file".to_string(), serde_json::Value::from(lf.relative.clone())),
+        ("startwell_sha256".to_string(), serde_json::Value::from(report.sha256.clone())),
+        ("startwell_run_id".to_string(), serde_json::Value::from(ctx.run_id.clone())),
+    ]);
+    let written = lake::write_stream(
+        &ctx.storage,
+        &plan.table,
+        plan.schema.clone(),
+        rx,
+        replace,
+        &app_id,
+        metadata,
+    )
+    .await;
+    let rr = producer.await.map_err(Error::internal)?;
+    let rr = match rr {
+        Ok(r) => r,
+        Err(Error::BadFile { file, message }) => {
+            report.outcome = Outcome::Refused;
+            report.message = format!("{file}: {message}");
+            report.seconds = started.elapsed().as_secs_f64();
+            return Ok(report);
+        }
+        Err(e) => return Err(e),
+    };
+    report.rows_read = rr.read;
+    report.rows_accepted = rr.accepted;
+    report.rows_rejected = rr.rejected;
+    report.rows_skipped = rr.skipped;
+    report.quarantine = rr.quarantine.clone();
+    if let Some(why) = rr.refused {
+        report.outcome = Outcome::Refused;
+        report.message = why;
+    } else {
+        written?;
+        if rr.rejected > 0 {
+            report.message = format!(
+                "{} row(s) quarantined; commonest: {}",
+                rr.rejected,
+                top_reasons(&rr.reasons, 3)
+            );
+        }
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn top_reasons(reasons: &HashMap<String, u64>, n: usize) -> String {
+    let mut v: Vec<(&String, &u64)> = reasons.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    v.into_iter()
+        .take(n)
+        .map(|(r, c)| format!("{r} ×{c}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The reading thread: rows → checks → batches on `tx`; rejects → quarantine.
+#[allow(clippy::too_many_arguments)]
+fn read_and_check(
+    plan: &SourcePlan,
+    path: &std::path::Path,
+    display: &str,
+    file: &str,
+    sniffed: &read::Sniff,
+    key: &PseudoKey,
+    seeds: &Seeds,
+    period: Option<String>,
+    delivery: String,
+    run_id: String,
+    batch_rows: usize,
+    storage: &Storage,
+    handle: &tokio::runtime::Handle,
+    tx: &mpsc::Sender<Result<RecordBatch, DataFusionError>>,
+    progress: &indicatif::ProgressBar,
+) -> Result<ReadReport> {
+    let fail = |tx: &mpsc::Sender<Result<RecordBatch, DataFusionError>>, msg: String| {
+        let _ = tx.blocking_send(Err(DataFusionError::External(msg.into())));
+    };
+    let reader = match read::open(path, display, &plan.format, sniffed) {
+        Ok(r) => r,
+        Err(e) => {
+            fail(tx, e.to_string());
+            return Err(e);
+        }
+    };
+    let header = match map_header(plan, &reader.header, display) {
+        Ok(h) => h,
+        Err(e) => {
+            fail(tx, e.to_string());
+            return Err(e);
+        }
+    };
+    let mut checker = Checker::new(plan, header, key, seeds, period, delivery, file.to_string(), run_id);
+    let mut batch = BatchBuilder::new(plan);
+    let mut q = Quarantine::new(plan)?;
+    let mut rep = ReadReport::default();
+    for row in reader.rows {
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                fail(tx, e.to_string());
+                return Err(e);
+            }
+        };
+        rep.read += 1;
+        match checker.check(&row) {
+            Checked::Ok(slots) => {
+                rep.accepted += 1;
+                batch.push(slots);
+                if batch.len() >= batch_rows {
+                    let b = batch.finish()?;
+                    if tx.blocking_send(Ok(b)).is_err() {
+                        // The writer stopped (its error is reported by the caller).
+                        return Ok(rep);
+                    }
+                    progress.inc(batch_rows as u64);
+                }
+            }
+            Checked::Rejected(reasons) => {
+                rep.rejected += 1;
+                for r in &reasons {
+                    *rep.reasons.entry(r.summary()).or_default() += 1;
+                }
+                let raw: Vec<String> = (0..plan.columns.len())
+                    .map(|i| checker.raw(&row, i).to_string())
+                    .collect();
+                q.push(file, row.line, &reasons, raw)?;
+            }
+        }
+    }
+    rep.skipped = reader.skipped.load(std::sync::atomic::Ordering::Relaxed);
+    if rep.rejected > 0 {
+        let stem = file.rsplit('/').next().unwrap_or(file);
+        let rel = format!(
+            "quarantine/{}/{}-{}.parquet",
+            plan.name,
+            stem,
+            &sniffed.sha256[..12]
+        );
+        q.finish_and_upload(storage, handle, &rel)?;
+        rep.quarantine = Some(rel);
+    }
+    let ratio = if rep.read == 0 { 1.0 } else { rep.rejected as f64 / rep.read as f64 };
+    if rep.read == 0 {
+        rep.refused = Some(format!("{display}: the file has a header but no data rows"));
+    } else if ratio > plan.max_reject_ratio {
+        rep.refused = Some(format!(
+            "{display}: refused, {} of {} rows ({:.1}%) failed their checks, over the limit of {:.1}%; commonest reasons: {}; rejected rows are in {}",
+            rep.rejected,
+            rep.read,
+            ratio * 100.0,
+            plan.max_reject_ratio * 100.0,
+            top_reasons(&rep.reasons, 3),
+            rep.quarantine.as_deref().unwrap_or("quarantine")
+        ));
+    }
+    if let Some(why) = &rep.refused {
+        fail(tx, why.clone());
+        return Ok(rep);
+    }
+    if !batch.is_empty() {
+        let n = batch.len() as u64;
+        let b = batch.finish()?;
+        let _ = tx.blocking_send(Ok(b));
+        progress.inc(n);
+    }
+    Ok(rep)
+}
+
+/// Rejected rows, streamed to a local Parquet file, then uploaded.
+struct Quarantine {
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    tmp: tempfile::NamedTempFile,
+    writer: Option<ArrowWriter<std::fs::File>>,
+    rows: Vec<(String, i64, String, Vec<String>)>,
+}
+
+impl Quarantine {
+    fn new(plan: &SourcePlan) -> Result<Self> {
+        Ok(Quarantine {
+            schema: quarantine_schema(plan),
+            tmp: tempfile::NamedTempFile::new().map_err(Error::internal)?,
+            writer: None,
+            rows: Vec::new(),
+        })
+    }
+
+    fn push(&mut self, file: &str, line: u64, reasons: &[crate::check::Reason], raw: Vec<String>) -> Result<()> {
+        let text = reasons.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("; ");
+        self.rows.push((file.to_string(), line as i64, text, raw));
+        if self.rows.len() >= 4096 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.rows);
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.as_str()))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2.as_str()))),
+        ];
+        let ncols = self.schema.fields().len() - 3;
+        for c in 0..ncols {
+            cols.push(Arc::new(StringArray::from_iter(
+                rows.iter().map(|r| r.3.get(c).filter(|s| !s.is_empty()).map(String::as_str)),
+            )));
+        }
+        let batch = RecordBatch::try_new(self.schema.clone(), cols).map_err(Error::internal)?;
+        if self.writer.is_none() {
+            let f = self.tmp.reopen().map_err(Error::internal)?;
+            self.writer = Some(ArrowWriter::try_new(f, self.schema.clone(), None).map_err(Error::internal)?);
+        }
+        self.writer
+            .as_mut()
+            .expect("just set")
+            .write(&batch)
+            .map_err(Error::internal)?;
+        Ok(())
+    }
+
+    fn finish_and_upload(mut self, storage: &Storage, handle: &tokio::runtime::Handle, rel: &str) -> Result<()> {
+        self.flush()?;
+        if let Some(w) = self.writer.take() {
+            w.close().map_err(Error::internal)?;
+        }
+        let path = self.tmp.path().to_path_buf();
+        let storage = storage.clone();
+        let rel = rel.to_string();
+        handle.block_on(async move { crate::storage::upload_file(&storage, &path, &rel).await })
+    }
+}

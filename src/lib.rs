@@ -1,0 +1,29 @@
+//! startwell: partner extracts in; checked, pseudonymised Delta Lake tables out.
+//!
+//! - [`cli`]: command-line parsing and dispatch (`demo`, `run`, `generate`, `validate`).
+//! - [`config`]: the project's configuration files and the compile step that checks them.
+//! - [`seeds`]: reference data (postcode → LSOA → ward, IMD, ethnicity groups, ASQ-3 cut-offs).
+//! - [`storage`]: the storage root (local folder or object store).
+//! - [`read`]: reading partner files (CSV streamed, xlsx), encodings, sniffing.
+//! - [`check`]: header mapping, normalising and checking rows, keys, derived fields.
+//! - [`pseudo`]: the pseudonymisation key and child keys.
+//! - [`ingest`]: one landing file → quarantine + one atomic Delta commit.
+//! - [`lake`]: Delta writes, the ingest ledger, reading tables back.
+//! - [`reference`]: seed files → `ref_*` lake tables.
+//! - [`run`]: the run orchestrator, run records and the summary.
+//! - [`generate`]: synthetic partner extracts.
+//! - [`error`]: error kinds and exit codes.
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod generate;
+pub mod ingest;
+pub mod lake;
+pub mod pseudo;
+pub mod read;
+pub mod reference;
+pub mod run;
+pub mod seeds;
+pub mod storage;

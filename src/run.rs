@@ -1,0 +1,279 @@
+//! The run orchestrator: the only module that knows the order of a run.
+//! Ledger → seeds → for each source, each new landing file → ingest → ledger
+//! entry → run record (`state/runs/<run_id>.json`) → summary.
+
+use std::collections::{HashMap, HashSet};
+use std::io::IsTerminal;
+
+use tracing::{error, info, info_span, warn, Instrument};
+
+use crate::config::Project;
+use crate::error::{Error, Result};
+use crate::ingest::{self, FileReport, IngestContext, Outcome};
+use crate::lake::{self, LedgerEntry};
+use crate::pseudo::PseudoKey;
+use crate::storage::Storage;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Only this source.
+    pub source: Option<String>,
+    /// Re-ingest everything still in the landing zone.
+    pub full_refresh: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourceTotals {
+    pub source: String,
+    pub files: u64,
+    pub refused: u64,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub seconds: f64,
+}
+
+/// What `state/runs/<run_id>.json` holds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub seconds: f64,
+    pub demo_key: bool,
+    pub options: serde_json::Value,
+    pub sources: Vec<SourceTotals>,
+    pub files: Vec<FileReport>,
+    pub error: Option<String>,
+}
+
+pub fn new_run_id() -> String {
+    let now = chrono::Utc::now();
+    format!("{}-{:04x}", now.format("%Y%m%dT%H%M%SZ"), rand::random::<u16>())
+}
+
+async fn write_record(storage: &Storage, rec: &RunRecord) -> Result<()> {
+    let json = serde_json::to_vec_pretty(rec).map_err(Error::internal)?;
+    storage
+        .put(&format!("state/runs/{}.json", rec.run_id), json.into())
+        .await
+}
+
+/// The nightly job's ingest stage. Returns the run record; a refused file makes
+/// the result an error after every other file has been processed.
+pub async fn run(project: &Project, storage: &Storage, key: PseudoKey, opts: &RunOptions) -> Result<RunRecord> {
+    let (rec, outcome) = run_with_record(project, storage, key, opts).await?;
+    outcome.map(|()| rec)
+}
+
+/// Like [`run`], but returns the run record whatever happened (for the summary),
+/// with the run's outcome beside it. Only a failure before the run starts is `Err`.
+pub async fn run_with_record(
+    project: &Project,
+    storage: &Storage,
+    key: PseudoKey,
+    opts: &RunOptions,
+) -> Result<(RunRecord, Result<()>)> {
+    let run_id = new_run_id();
+    let started = std::time::Instant::now();
+    let mut rec = RunRecord {
+        run_id: run_id.clone(),
+        status: "running".into(),
+        started_at: chrono::Utc::now().to_rfc3339(),
+        finished_at: None,
+        seconds: 0.0,
+        demo_key: key.is_demo,
+        options: serde_json::json!({"source": opts.source, "full_refresh": opts.full_refresh}),
+        sources: Vec::new(),
+        files: Vec::new(),
+        error: None,
+    };
+    if let Some(s) = &opts.source
+        && project.plan.source(s).is_none()
+    {
+        return Err(Error::config(
+            project.dir.join("pipelines"),
+            format!(
+                "no source named `{s}`; sources are: {}",
+                project.plan.sources.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    write_record(storage, &rec).await?;
+    let span = info_span!("run", run_id = %run_id);
+    let result = run_inner(project, storage, key, opts, &mut rec).instrument(span).await;
+    rec.seconds = started.elapsed().as_secs_f64();
+    rec.finished_at = Some(chrono::Utc::now().to_rfc3339());
+    let refused: Vec<&FileReport> = rec.files.iter().filter(|f| f.outcome == Outcome::Refused).collect();
+    let outcome = match result {
+        Err(e) => Err(e),
+        Ok(()) if !refused.is_empty() => Err(Error::DataRefused(format!(
+            "{} file(s) refused, nothing of them was published; data published earlier is unchanged:\n{}",
+            refused.len(),
+            refused.iter().map(|f| format!("  - {}", f.message)).collect::<Vec<_>>().join("\n")
+        ))),
+        Ok(()) => Ok(()),
+    };
+    match &outcome {
+        Ok(()) => rec.status = "succeeded".into(),
+        Err(e) => {
+            rec.status = "failed".into();
+            rec.error = Some(e.to_string());
+        }
+    }
+    write_record(storage, &rec).await?;
+    Ok((rec, outcome))
+}
+
+async fn run_inner(
+    project: &Project,
+    storage: &Storage,
+    key: PseudoKey,
+    opts: &RunOptions,
+    rec: &mut RunRecord,
+) -> Result<()> {
+    crate::reference::publish_seeds(storage, &project.seeds).await?;
+    let ledger = lake::read_ledger(storage).await?;
+    // Files already settled: by content (any name) and by listing fingerprint.
+    let done_hashes: HashSet<(String, String)> = ledger
+        .iter()
+        .map(|e| (e.source.clone(), e.sha256.clone()))
+        .collect();
+    let fingerprints: HashMap<(String, String, i64), String> = ledger
+        .iter()
+        .map(|e| ((e.source.clone(), e.file.clone(), e.size), e.sha256.clone()))
+        .collect();
+
+    let progress = if std::io::stderr().is_terminal() {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        pb.enable_steady_tick(std::time::Duration::from_millis(200));
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let ctx = IngestContext {
+        storage: storage.clone(),
+        key,
+        seeds: project.seeds.clone(),
+        run_id: rec.run_id.clone(),
+        batch_rows: project.batch_rows,
+        progress: progress.clone(),
+    };
+    for plan in &project.plan.sources {
+        if opts.source.as_ref().is_some_and(|s| s != &plan.name) {
+            continue;
+        }
+        let span = info_span!("source", source = %plan.name);
+        let started = std::time::Instant::now();
+        let files = storage.list_landing(&plan.name).instrument(span.clone()).await?;
+        let mut first = opts.full_refresh;
+        let mut totals = SourceTotals {
+            source: plan.name.clone(),
+            files: 0,
+            refused: 0,
+            rows_read: 0,
+            rows_accepted: 0,
+            rows_rejected: 0,
+            seconds: 0.0,
+        };
+        for lf in files.iter().filter(|f| plan.glob.is_match(&f.relative)) {
+            if !opts.full_refresh
+                && let Some(sha) = fingerprints.get(&(plan.name.clone(), lf.relative.clone(), lf.size as i64))
+                && done_hashes.contains(&(plan.name.clone(), sha.clone()))
+            {
+                continue;
+            }
+            let fspan = info_span!(parent: &span, "file", file = %lf.relative);
+            progress.set_position(0);
+            progress.set_message(format!("{}/{}", plan.name, lf.relative));
+            let report = async {
+                // Same bytes under any name: a no-op.
+                if !opts.full_refresh {
+                    let local = storage.local_copy(&lf.location).await?;
+                    let p = local.path().to_path_buf();
+                    let sniff = tokio::task::spawn_blocking(move || crate::read::sniff(&p))
+                        .await
+                        .map_err(Error::internal)?
+                        .map_err(|e| Error::storage(lf.relative.clone(), e))?;
+                    if done_hashes.contains(&(plan.name.clone(), sniff.sha256.clone())) {
+                        info!(sha256 = %&sniff.sha256[..12], "same bytes as a file already processed: nothing to do");
+                        return Ok(None);
+                    }
+                }
+                ingest::ingest_file(&ctx, plan.clone(), lf, first).await.map(Some)
+            }
+            .instrument(fspan.clone())
+            .await?;
+            let Some(report) = report else { continue };
+            first = false;
+            let _g = fspan.enter();
+            match report.outcome {
+                Outcome::Refused => error!(message = %report.message, "file refused"),
+                Outcome::Recovered => warn!("{}", report.message),
+                Outcome::Ingested => info!(
+                    rows_read = report.rows_read,
+                    rows_accepted = report.rows_accepted,
+                    rows_rejected = report.rows_rejected,
+                    seconds = format!("{:.2}", report.seconds),
+                    "file ingested"
+                ),
+            }
+            drop(_g);
+            totals.files += 1;
+            totals.refused += (report.outcome == Outcome::Refused) as u64;
+            totals.rows_read += report.rows_read;
+            totals.rows_accepted += report.rows_accepted;
+            totals.rows_rejected += report.rows_rejected;
+            lake::append_ledger(
+                storage,
+                &[LedgerEntry {
+                    run_id: rec.run_id.clone(),
+                    source: plan.name.clone(),
+                    file: lf.relative.clone(),
+                    size: report.size as i64,
+                    sha256: report.sha256.clone(),
+                    rows_read: report.rows_read as i64,
+                    rows_accepted: report.rows_accepted as i64,
+                    rows_rejected: report.rows_rejected as i64,
+                    outcome: report.outcome.as_str().into(),
+                    message: report.message.clone(),
+                    recorded_at: chrono::Utc::now().to_rfc3339(),
+                }],
+            )
+            .await?;
+            rec.files.push(report);
+        }
+        totals.seconds = started.elapsed().as_secs_f64();
+        rec.sources.push(totals);
+    }
+    progress.finish_and_clear();
+    Ok(())
+}
+
+/// The human summary printed at the end of every run.
+pub fn summary(rec: &RunRecord) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "run {} {} in {:.1}s{}\n",
+        rec.run_id,
+        rec.status,
+        rec.seconds,
+        if rec.demo_key { " (DEMO pseudonymisation key)" } else { "" }
+    ));
+    out.push_str(&format!(
+        "{:<34} {:>5} {:>7} {:>11} {:>11} {:>9} {:>8}\n",
+        "source", "files", "refused", "rows read", "accepted", "rejected", "seconds"
+    ));
+    for s in &rec.sources {
+        out.push_str(&format!(
+            "{:<34} {:>5} {:>7} {:>11} {:>11} {:>9} {:>8.1}\n",
+            s.source, s.files, s.refused, s.rows_read, s.rows_accepted, s.rows_rejected, s.seconds
+        ));
+    }
+    out
+}

@@ -1,0 +1,300 @@
+//! The storage root: a local folder by default, or any object store by URL
+//! (`s3://`, `az://`/`abfss://`, `gs://`, `memory://`), credentials from the
+//! store's usual environment variables. Everything else addresses data through
+//! this: landing files, quarantine, the lake's tables, outputs and run records.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use deltalake::DeltaTable;
+use futures::TryStreamExt;
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug)]
+pub struct Storage {
+    /// The store, with `/` at the root of the bucket or file system.
+    pub store: Arc<dyn ObjectStore>,
+    /// URL of the storage root (always ends with `/`).
+    pub root_url: Url,
+    /// The storage root as a path within `store`.
+    pub prefix: ObjPath,
+}
+
+/// A landing file as listed.
+#[derive(Debug, Clone)]
+pub struct LandingFile {
+    /// Path relative to `landing/<source>/`.
+    pub relative: String,
+    pub location: ObjPath,
+    pub size: u64,
+    pub last_modified: chrono::DateTime<chrono::Utc>,
+}
+
+/// A local copy (or the original, for local storage) of a file to read.
+pub enum LocalFile {
+    Direct(PathBuf),
+    Temp(tempfile::NamedTempFile),
+}
+
+impl LocalFile {
+    pub fn path(&self) -> &Path {
+        match self {
+            LocalFile::Direct(p) => p,
+            LocalFile::Temp(t) => t.path(),
+        }
+    }
+}
+
+/// delta-rs's default log store (commits by put-if-absent, which S3, Azure and
+/// GCS all support natively) for the cloud schemes, whose store we build ourselves.
+struct PutIfAbsentLogStores;
+
+impl deltalake::logstore::LogStoreFactory for PutIfAbsentLogStores {
+    fn with_options(
+        &self,
+        prefixed_store: deltalake::logstore::ObjectStoreRef,
+        root_store: deltalake::logstore::ObjectStoreRef,
+        location: &Url,
+        options: &deltalake::logstore::StorageConfig,
+    ) -> deltalake::DeltaResult<Arc<dyn deltalake::logstore::LogStore>> {
+        Ok(deltalake::logstore::default_logstore(
+            prefixed_store,
+            root_store,
+            location,
+            options,
+        ))
+    }
+}
+
+fn register_delta_schemes() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let reg = deltalake::logstore::logstore_factories();
+        for scheme in ["s3://", "s3a://", "az://", "abfs://", "abfss://", "gs://"] {
+            let url = Url::parse(scheme).expect("valid scheme url");
+            if !reg.contains_key(&url) {
+                reg.insert(url, Arc::new(PutIfAbsentLogStores));
+            }
+        }
+    });
+}
+
+impl Storage {
+    /// Open the storage root named in `startwell.toml` (a path relative to the project, or a URL).
+    pub fn open(project_dir: &Path, root: &str) -> Result<Storage> {
+        register_delta_schemes();
+        let as_url = Url::parse(root).ok().filter(|u| u.scheme().len() > 1);
+        match as_url {
+            None => {
+                let abs = if Path::new(root).is_absolute() {
+                    PathBuf::from(root)
+                } else {
+                    project_dir.join(root)
+                };
+                std::fs::create_dir_all(&abs).map_err(|e| Error::storage(abs.display().to_string(), e))?;
+                let abs = abs
+                    .canonicalize()
+                    .map_err(|e| Error::storage(abs.display().to_string(), e))?;
+                let url = Url::from_directory_path(&abs)
+                    .map_err(|_| Error::storage(abs.display().to_string(), "not an absolute path"))?;
+                let store = object_store::local::LocalFileSystem::new();
+                Ok(Storage::from_parts(Arc::new(store), url))
+            }
+            Some(url) => {
+                let mut url = url;
+                if !url.path().ends_with('/') {
+                    url.set_path(&format!("{}/", url.path()));
+                }
+                let store: Arc<dyn ObjectStore> = match url.scheme() {
+                    "memory" => Arc::new(object_store::memory::InMemory::new()),
+                    "file" => Arc::new(object_store::local::LocalFileSystem::new()),
+                    "s3" | "s3a" => Arc::new(
+                        object_store::aws::AmazonS3Builder::from_env()
+                            .with_url(url.as_str())
+                            .build()
+                            .map_err(|e| Error::storage(url.as_str(), e))?,
+                    ),
+                    "az" | "abfs" | "abfss" | "azure" => Arc::new(
+                        object_store::azure::MicrosoftAzureBuilder::from_env()
+                            .with_url(url.as_str())
+                            .build()
+                            .map_err(|e| Error::storage(url.as_str(), e))?,
+                    ),
+                    "gs" => Arc::new(
+                        object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                            .with_url(url.as_str())
+                            .build()
+                            .map_err(|e| Error::storage(url.as_str(), e))?,
+                    ),
+                    other => {
+                        return Err(Error::storage(
+                            url.as_str(),
+                            format!("unsupported scheme `{other}` (use a path, s3://, az://, gs:// or memory://)"),
+                        ));
+                    }
+                };
+                Ok(Storage::from_parts(store, url))
+            }
+        }
+    }
+
+    /// A storage root on a given store (tests use `InMemory`).
+    pub fn from_parts(store: Arc<dyn ObjectStore>, root_url: Url) -> Storage {
+        register_delta_schemes();
+        let prefix = ObjPath::from_url_path(root_url.path()).unwrap_or_default();
+        Storage {
+            store,
+            root_url,
+            prefix,
+        }
+    }
+
+    /// The object path of `rel` (a `/`-separated path under the root).
+    pub fn path(&self, rel: &str) -> ObjPath {
+        let mut p = self.prefix.clone();
+        for part in rel.split('/').filter(|s| !s.is_empty()) {
+            p = p.clone().join(part);
+        }
+        p
+    }
+
+    /// Display form of a location under the root (for messages).
+    pub fn display(&self, rel: &str) -> String {
+        format!("{}{}", self.root_url, rel)
+    }
+
+    /// The local file system path of the root, when the root is local.
+    pub fn local_root(&self) -> Option<PathBuf> {
+        (self.root_url.scheme() == "file")
+            .then(|| self.root_url.to_file_path().ok())
+            .flatten()
+    }
+
+    /// Files under `landing/<source>/`, oldest first (then by name).
+    pub async fn list_landing(&self, source: &str) -> Result<Vec<LandingFile>> {
+        let base = self.path(&format!("landing/{source}"));
+        let listed: Vec<ObjectMeta> = self
+            .store
+            .list(Some(&base))
+            .try_collect()
+            .await
+            .or_else(|e| match e {
+                object_store::Error::NotFound { .. } => Ok(Vec::new()),
+                e => Err(Error::storage(self.display(&format!("landing/{source}")), e)),
+            })?;
+        let base_str = format!("{}/", base.as_ref());
+        let mut files: Vec<LandingFile> = listed
+            .into_iter()
+            .filter_map(|m| {
+                let rel = m.location.as_ref().strip_prefix(&base_str)?.to_string();
+                let name = rel.rsplit('/').next().unwrap_or(&rel);
+                // Partners' tools leave lock and temp files: never read them.
+                if name.starts_with('.') || name.starts_with("~$") {
+                    return None;
+                }
+                Some(LandingFile {
+                    relative: rel,
+                    location: m.location,
+                    size: m.size,
+                    last_modified: m.last_modified,
+                })
+            })
+            .collect();
+        files.sort_by(|a, b| {
+            a.last_modified
+                .cmp(&b.last_modified)
+                .then_with(|| a.relative.cmp(&b.relative))
+        });
+        Ok(files)
+    }
+
+    /// A local path to read `location` from: the file itself on local storage,
+    /// otherwise a streamed temporary copy (memory does not grow with file size).
+    pub async fn local_copy(&self, location: &ObjPath) -> Result<LocalFile> {
+        if let Some(root) = self.local_root() {
+            let _ = root;
+            let p = PathBuf::from(format!("/{}", location.as_ref()));
+            return Ok(LocalFile::Direct(p));
+        }
+        let get = self
+            .store
+            .get(location)
+            .await
+            .map_err(|e| Error::storage(location.to_string(), e))?;
+        let mut tmp = tempfile::NamedTempFile::new().map_err(Error::internal)?;
+        let mut stream = get.into_stream();
+        use std::io::Write;
+        while let Some(chunk) = stream
+            .try_next()
+            .await
+            .map_err(|e| Error::storage(location.to_string(), e))?
+        {
+            tmp.write_all(&chunk).map_err(Error::internal)?;
+        }
+        tmp.flush().map_err(Error::internal)?;
+        Ok(LocalFile::Temp(tmp))
+    }
+
+    /// Write a whole object (atomic on every store: readers see the old or the new bytes).
+    pub async fn put(&self, rel: &str, bytes: Bytes) -> Result<()> {
+        self.store
+            .put(&self.path(rel), PutPayload::from_bytes(bytes))
+            .await
+            .map_err(|e| Error::storage(self.display(rel), e))?;
+        Ok(())
+    }
+
+    pub async fn get(&self, rel: &str) -> Result<Option<Bytes>> {
+        match self.store.get(&self.path(rel)).await {
+            Ok(g) => Ok(Some(g.bytes().await.map_err(|e| Error::storage(self.display(rel), e))?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(Error::storage(self.display(rel), e)),
+        }
+    }
+
+    /// Every object under `rel`.
+    pub async fn list(&self, rel: &str) -> Result<Vec<ObjectMeta>> {
+        self.store
+            .list(Some(&self.path(rel)))
+            .try_collect()
+            .await
+            .map_err(|e| Error::storage(self.display(rel), e))
+    }
+
+    pub fn table_url(&self, table: &str) -> Url {
+        self.root_url
+            .join(&format!("lake/{table}/"))
+            .expect("table names are valid URL segments")
+    }
+
+    /// The Delta table `lake/<table>` (not yet created when it has no version).
+    pub async fn table(&self, table: &str) -> Result<DeltaTable> {
+        let url = self.table_url(table);
+        let mut t = deltalake::DeltaTableBuilder::from_url(url.clone())?
+            .with_storage_backend(self.store.clone(), url)
+            .build()?;
+        match t.load().await {
+            Ok(()) | Err(deltalake::DeltaTableError::NotATable(_)) => Ok(t),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Stream a local file to `rel` under the root (multipart on object stores).
+pub async fn upload_file(storage: &Storage, local: &Path, rel: &str) -> Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut src = tokio::fs::File::open(local).await.map_err(Error::internal)?;
+    let mut dst = object_store::buffered::BufWriter::new(storage.store.clone(), storage.path(rel));
+    tokio::io::copy(&mut src, &mut dst)
+        .await
+        .map_err(|e| Error::storage(storage.display(rel), e))?;
+    dst.shutdown()
+        .await
+        .map_err(|e| Error::storage(storage.display(rel), e))?;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! Helpers: a throw-away copy of the shipped project with generated data.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use startwell::config::{Project, load_project};
+use startwell::pseudo::PseudoKey;
+use startwell::run::{RunOptions, RunRecord, run};
+use startwell::storage::Storage;
+
+pub const TEST_KEY: &str = "integration-test-key-0123456789";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temporary project: the shipped configuration, storage root `data/` inside it.
+pub struct TestProject {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestProject {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(repo().join("startwell.toml"), dir.path().join("startwell.toml")).unwrap();
+        for sub in ["pipelines", "schemas", "seeds"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+            for e in std::fs::read_dir(repo().join(sub)).unwrap() {
+                let p = e.unwrap().path();
+                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        TestProject { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn landing(&self) -> PathBuf {
+        self.path().join("data").join("landing")
+    }
+
+    pub fn generate(&self, children: u32, years: u32) {
+        startwell::generate::generate(
+            &self.landing(),
+            &startwell::generate::Options { children, years, seed: 42 },
+        )
+        .unwrap();
+    }
+
+    pub fn project(&self) -> Project {
+        load_project(self.path()).unwrap()
+    }
+
+    pub fn storage(&self) -> Storage {
+        let p = self.project();
+        Storage::open(&p.dir, &p.storage_root).unwrap()
+    }
+
+    pub async fn run(&self, opts: RunOptions) -> startwell::error::Result<RunRecord> {
+        let p = self.project();
+        let s = Storage::open(&p.dir, &p.storage_root).unwrap();
+        run(&p, &s, PseudoKey::new(TEST_KEY.as_bytes()).unwrap(), &opts).await
+    }
+
+    /// Run the real binary; returns (exit code, stdout, stderr).
+    pub fn run_binary(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_startwell"))
+            .arg("--project")
+            .arg(self.path())
+            .args(args)
+            .env("STARTWELL_HMAC_KEY", TEST_KEY)
+            .env_remove("STARTWELL_HMAC_KEY_FILE")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+/// The rows of a lake table as sorted text lines, without the run id (for comparing lakes).
+pub async fn table_lines(storage: &Storage, table: &str) -> Vec<String> {
+    let batches: Vec<RecordBatch> = startwell::lake::query_table(storage, table, "SELECT * FROM t")
+        .await
+        .unwrap();
+    let mut lines = Vec::new();
+    for b in batches {
+        let keep: Vec<usize> = (0..b.num_columns())
+            .filter(|i| b.schema().field(*i).name() != "ingest_run_id")
+            .collect();
+        let b = b.project(&keep).unwrap();
+        for r in 0..b.num_rows() {
+            let one = b.slice(r, 1);
+            let text = pretty_format_batches(&[one]).unwrap().to_string();
+            lines.push(text.lines().nth(3).unwrap_or("").to_string());
+        }
+    }
+    lines.sort();
+    lines
+}
+
+pub async fn count(storage: &Storage, table: &str, filter: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) AS n FROM t {filter}");
+    let b = startwell::lake::query_table(storage, table, &sql).await.unwrap();
+    if b.is_empty() {
+        return 0;
+    }
+    b[0].column(0)
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::Int64Array>()
+        .unwrap()
+        .value(0)
+}
+
+pub const TABLES: &[&str] = &[
+    "eyfsp",
+    "hv_contacts",
+    "dwp_2yo",
+    "ey_headcount",
+    "benchmark_eyfsp",
+    "benchmark_early_years_provision",
+];

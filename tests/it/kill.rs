@@ -1,0 +1,109 @@
+//! A process killed in the middle of an ingest (a real SIGKILL of a child
+//! process, at several points) followed by `run` gives the same lake as an
+//! uninterrupted run.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{TABLES, TEST_KEY, TestProject, table_lines};
+
+fn commits(table_dir: &Path) -> usize {
+    std::fs::read_dir(table_dir.join("_delta_log"))
+        .map(|rd| {
+            rd.filter(|e| {
+                e.as_ref()
+                    .map(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                    .unwrap_or(false)
+            })
+            .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Start `run`, wait until `ready` holds (or the process ends), then SIGKILL it.
+fn run_and_kill(tp: &TestProject, ready: impl Fn() -> bool) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_startwell"))
+        .arg("--project")
+        .arg(tp.path())
+        .arg("run")
+        .env("STARTWELL_HMAC_KEY", TEST_KEY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false; // finished before the kill point
+        }
+        if ready() || start.elapsed() > Duration::from_secs(600) {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+async fn lake(tp: &TestProject) -> Vec<Vec<String>> {
+    let s = tp.storage();
+    let mut out = Vec::new();
+    for t in TABLES {
+        out.push(table_lines(&s, t).await);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_runs_complete_to_the_same_lake() {
+    // The reference: one uninterrupted run.
+    let reference = TestProject::new();
+    reference.generate(150, 2);
+    let (code, _, err) = reference.run_binary(&["run"]);
+    assert_eq!(code, 0, "{err}");
+    let expected = lake(&reference).await;
+
+    // Kill points: right at start; mid-way through the first big table (some of
+    // its data files written, no commit yet); just after a data commit (before
+    // its ledger entry); after several files.
+    let lake_dir = |tp: &TestProject| tp.path().join("data/lake");
+    let points: Vec<(&str, Box<dyn Fn(&TestProject) -> bool>)> = vec![
+        ("at start", Box::new(|_tp: &TestProject| true)),
+        (
+            "data files written, before commit",
+            Box::new(move |tp: &TestProject| {
+                std::fs::read_dir(lake_dir(tp).join("eyfsp"))
+                    .map(|rd| rd.filter_map(|e| e.ok()).any(|e| e.file_name() != "_delta_log"))
+                    .unwrap_or(false)
+            }),
+        ),
+        (
+            "after the first data commit",
+            Box::new(move |tp: &TestProject| commits(&lake_dir(tp).join("eyfsp")) >= 1),
+        ),
+        (
+            "after a later commit",
+            Box::new(move |tp: &TestProject| commits(&lake_dir(tp).join("hv_contacts")) >= 3),
+        ),
+    ];
+    let mut killed = 0;
+    for (name, ready) in &points {
+        let tp = TestProject::new();
+        tp.generate(150, 2);
+        // Kill twice at the same point, then let a run finish.
+        for _ in 0..2 {
+            if run_and_kill(&tp, || ready(&tp)) {
+                killed += 1;
+            }
+        }
+        let (code, _, err) = tp.run_binary(&["run"]);
+        assert_eq!(code, 0, "{name}: {err}");
+        assert_eq!(lake(&tp).await, expected, "lake differs after a kill {name}");
+        // And a further run has nothing to do.
+        let (code, out, err) = tp.run_binary(&["run"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("succeeded"), "{out}");
+    }
+    assert!(killed >= 4, "only {killed} kills landed before the run ended");
+}
