@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::streaming::StreamingTable;
 use datafusion::datasource::provider_as_source;
@@ -211,8 +212,17 @@ pub async fn read_ledger(storage: &Storage) -> Result<Vec<LedgerEntry>> {
     .await?;
     let mut out = Vec::new();
     for b in batches {
-        let s = |i: usize| b.column(i).as_any().downcast_ref::<StringArray>().cloned();
-        let n = |i: usize| b.column(i).as_any().downcast_ref::<Int64Array>().cloned();
+        // Parquet strings may come back as Utf8View: cast to the plain types first.
+        let s = |i: usize| {
+            cast(b.column(i), &DataType::Utf8)
+                .ok()
+                .and_then(|a| a.as_any().downcast_ref::<StringArray>().cloned())
+        };
+        let n = |i: usize| {
+            cast(b.column(i), &DataType::Int64)
+                .ok()
+                .and_then(|a| a.as_any().downcast_ref::<Int64Array>().cloned())
+        };
         let (Some(run), Some(src), Some(file), Some(size), Some(sha)) = (s(0), s(1), s(2), n(3), s(4))
         else {
             return Err(Error::internal("ledger has an unexpected schema"));

@@ -185,9 +185,12 @@ fn open_csv(
         .encoding(Some(enc))
         .bom_override(true)
         .build(BufReader::with_capacity(1 << 16, file));
+    // `\n` alone ends a record (a `\r` before it is trimmed with the cell), so that
+    // CRLF blank lines reach us as rows and line numbers stay true.
     let rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
         .delimiter(delimiter)
         .quote(quote)
         .from_reader(decoded);
@@ -223,7 +226,7 @@ fn open_csv(
                 return None;
             }
             let line = rec.position().map(|p| p.line()).unwrap_or(0);
-            let cells: Vec<String> = rec.iter().map(|s| s.to_string()).collect();
+            let cells: Vec<String> = rec.iter().map(|s| s.trim_end_matches('\r').to_string()).collect();
             if is_ignorable(&cells) {
                 skipped2.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 None
@@ -412,6 +415,15 @@ mod tests {
     fn blank_and_totals_rows_are_ignored() {
         let (_, rows) = read_all(b"a,b\n1,2\n,\n\nTotal,3\n  ,  \n").unwrap();
         assert_eq!(rows.len(), 1);
+    }
+
+    #[test]
+    fn line_numbers_are_true_with_crlf_blank_lines_and_quoted_newlines() {
+        let (_, rows) = read_all(b"a,b\r\n1,2\r\n\r\n3,\"x\r\ny\"\r\n4,5\r\n").unwrap();
+        let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![2, 4, 6]);
+        assert_eq!(rows[1].cells[1], "x\r\ny");
+        assert_eq!(rows[2].cells[1], "5");
     }
 
     #[test]

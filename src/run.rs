@@ -2,7 +2,7 @@
 //! Ledger → seeds → for each source, each new landing file → ingest → ledger
 //! entry → run record (`state/runs/<run_id>.json`) → summary.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::IsTerminal;
 
 use tracing::{error, info, info_span, warn, Instrument};
@@ -136,9 +136,9 @@ async fn run_inner(
     crate::reference::publish_seeds(storage, &project.seeds).await?;
     let ledger = lake::read_ledger(storage).await?;
     // Files already settled: by content (any name) and by listing fingerprint.
-    let done_hashes: HashSet<(String, String)> = ledger
+    let done_hashes: HashMap<(String, String), (String, String)> = ledger
         .iter()
-        .map(|e| (e.source.clone(), e.sha256.clone()))
+        .map(|e| ((e.source.clone(), e.sha256.clone()), (e.outcome.clone(), e.file.clone())))
         .collect();
     let fingerprints: HashMap<(String, String, i64), String> = ledger
         .iter()
@@ -184,8 +184,11 @@ async fn run_inner(
         for lf in files.iter().filter(|f| plan.glob.is_match(&f.relative)) {
             if !opts.full_refresh
                 && let Some(sha) = fingerprints.get(&(plan.name.clone(), lf.relative.clone(), lf.size as i64))
-                && done_hashes.contains(&(plan.name.clone(), sha.clone()))
+                && let Some((outcome, _)) = done_hashes.get(&(plan.name.clone(), sha.clone()))
             {
+                if outcome == Outcome::Refused.as_str() {
+                    warn!(source = %plan.name, file = %lf.relative, "file refused earlier is still in the landing zone: not processed again; ask the partner for a corrected file");
+                }
                 continue;
             }
             let fspan = info_span!(parent: &span, "file", file = %lf.relative);
@@ -200,8 +203,12 @@ async fn run_inner(
                         .await
                         .map_err(Error::internal)?
                         .map_err(|e| Error::storage(lf.relative.clone(), e))?;
-                    if done_hashes.contains(&(plan.name.clone(), sniff.sha256.clone())) {
-                        info!(sha256 = %&sniff.sha256[..12], "same bytes as a file already processed: nothing to do");
+                    if let Some((outcome, earlier)) = done_hashes.get(&(plan.name.clone(), sniff.sha256.clone())) {
+                        if outcome == Outcome::Refused.as_str() {
+                            warn!(earlier = %earlier, "same bytes as a file refused earlier: not processed again; ask the partner for a corrected file");
+                        } else {
+                            info!(earlier = %earlier, "same bytes as a file already ingested: nothing to do");
+                        }
                         return Ok(None);
                     }
                 }

@@ -278,6 +278,18 @@ impl Storage {
         let mut t = deltalake::DeltaTableBuilder::from_url(url.clone())?
             .with_storage_backend(self.store.clone(), url)
             .build()?;
+        // A table that was never committed has no log yet: return it unloaded.
+        let log = self.path(&format!("lake/{table}/_delta_log"));
+        let has_log = self
+            .store
+            .list(Some(&log))
+            .try_next()
+            .await
+            .map_err(|e| Error::storage(self.display(&format!("lake/{table}")), e))?
+            .is_some();
+        if !has_log {
+            return Ok(t);
+        }
         match t.load().await {
             Ok(()) | Err(deltalake::DeltaTableError::NotATable(_)) => Ok(t),
             Err(e) => Err(e.into()),

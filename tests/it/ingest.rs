@@ -133,10 +133,18 @@ async fn bad_files_are_refused_and_named() {
     assert_eq!(before, table_lines(&storage, "dwp_2yo").await, "published data unchanged");
 
     // The binary exits non-zero with the reason on stderr.
-    std::fs::write(dir.join("dwp_2yo_2035-autumn.csv"), b"").unwrap();
+    std::fs::write(
+        dir.join("dwp_2yo_2035-autumn.csv"),
+        b"Child Surname,Child Forename,Child DOB,Child Postcode\r\n\r\n",
+    )
+    .unwrap();
     let (code, _out, err) = tp.run_binary(&["run", "--source", "dwp_2yo"]);
     assert_eq!(code, startwell::error::exit_code::DATA, "{err}");
-    assert!(err.contains("dwp_2yo_2035-autumn.csv") && err.contains("empty"), "{err}");
+    assert!(err.contains("dwp_2yo_2035-autumn.csv") && err.contains("no data rows"), "{err}");
+    // The same refused bytes again are not processed again (and say so).
+    let (code, _out, err) = tp.run_binary(&["run", "--source", "dwp_2yo"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("refused earlier"), "{err}");
 }
 
 #[tokio::test]
