@@ -376,7 +376,11 @@ impl<'a> Checker<'a> {
 
         for r in &plan.rules {
             match r {
-                RulePlan::NotBefore { column, other, unless } => {
+                RulePlan::NotBefore {
+                    column,
+                    other,
+                    unless,
+                } => {
                     let exempt = unless
                         .as_ref()
                         .is_some_and(|(c, vals)| matches!(&slots[*c], Value::Str(s) if vals.contains(s)));

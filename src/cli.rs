@@ -12,7 +12,11 @@ use crate::run::{RunOptions, run_with_record, summary};
 use crate::storage::Storage;
 
 #[derive(Debug, Parser)]
-#[command(name = "startwell", version, about = "Early-years outcomes pipeline for English local authorities")]
+#[command(
+    name = "startwell",
+    version,
+    about = "Early-years outcomes pipeline for English local authorities"
+)]
 pub struct Cli {
     /// Project folder (holding startwell.toml, pipelines/ and schemas/).
     #[arg(long, global = true, default_value = ".")]
@@ -118,7 +122,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
             years,
             seed,
         } => {
-            let opts = crate::generate::Options { children, years, seed };
+            let opts = crate::generate::Options {
+                children,
+                years,
+                seed,
+            };
             let n = tokio::task::spawn_blocking(move || crate::generate::generate(&out, &opts))
                 .await
                 .map_err(Error::internal)??;
@@ -146,7 +154,9 @@ async fn dispatch(cli: Cli) -> Result<()> {
             tokio::task::spawn_blocking(move || crate::generate::generate(&l2, &opts))
                 .await
                 .map_err(Error::internal)??;
-            eprintln!("running the nightly job with the DEMO pseudonymisation key (never use it for real data) …");
+            eprintln!(
+                "running the nightly job with the DEMO pseudonymisation key (never use it for real data) …"
+            );
             let rec = run_with_record(&project, &storage, PseudoKey::demo(), &RunOptions::default()).await?;
             print_result(&storage, rec)?;
             println!("lake tables: {}", storage.display("lake/"));
@@ -166,6 +176,9 @@ fn demo_landing(storage: &Storage) -> Result<PathBuf> {
 
 fn print_result(storage: &Storage, (rec, outcome): (crate::run::RunRecord, Result<()>)) -> Result<()> {
     print!("{}", summary(&rec));
-    println!("run record: {}", storage.display(&format!("state/runs/{}.json", rec.run_id)));
+    println!(
+        "run record: {}",
+        storage.display(&format!("state/runs/{}.json", rec.run_id))
+    );
     outcome
 }

@@ -42,9 +42,26 @@ pub struct Generated {
 }
 
 const WARDS: &[&str] = &[
-    "Abbey", "Brookside", "Castlefield", "Deanwood", "Eastgate", "Fairholme", "Greenbank", "Hollins",
-    "Ironbridge", "Jubilee", "Kingsway", "Longford", "Millbrook", "Northfield", "Oakwood", "Parkside",
-    "Queensmere", "Riverside", "Stonecross", "Thornley",
+    "Abbey",
+    "Brookside",
+    "Castlefield",
+    "Deanwood",
+    "Eastgate",
+    "Fairholme",
+    "Greenbank",
+    "Hollins",
+    "Ironbridge",
+    "Jubilee",
+    "Kingsway",
+    "Longford",
+    "Millbrook",
+    "Northfield",
+    "Oakwood",
+    "Parkside",
+    "Queensmere",
+    "Riverside",
+    "Stonecross",
+    "Thornley",
 ];
 const LSOAS_PER_WARD: usize = 8;
 const POSTCODES_PER_LSOA: usize = 10;
@@ -54,8 +71,26 @@ const FORENAMES_F: &[&str] = &[
     "Aisha", "Lily", "Grace", "Zainab", "Hannah", "Ellie", "Ivy", "Fatima",
 ];
 const FORENAMES_M: &[&str] = &[
-    "Oliver", "Muhammad", "George", "Noah", "José", "Seán", "Björn", "Jack", "Leo", "Oluwaseun", "Harry",
-    "Yusuf", "Arthur", "Jacob", "Théo", "Ibrahim", "Charlie", "Kacper", "Alfie", "Rory",
+    "Oliver",
+    "Muhammad",
+    "George",
+    "Noah",
+    "José",
+    "Seán",
+    "Björn",
+    "Jack",
+    "Leo",
+    "Oluwaseun",
+    "Harry",
+    "Yusuf",
+    "Arthur",
+    "Jacob",
+    "Théo",
+    "Ibrahim",
+    "Charlie",
+    "Kacper",
+    "Alfie",
+    "Rory",
 ];
 const SURNAMES: &[&str] = &[
     "Smith", "Jones", "O'Brien", "Khan", "Ahmed", "Nowak", "Müller", "Brontë", "Taylor", "Brown", "Patel",
@@ -123,7 +158,13 @@ pub const ASQ3: &[(i64, [f64; 5])] = &[
     (33, [25.36, 34.80, 12.28, 26.92, 28.96]),
     (36, [30.99, 36.99, 18.07, 30.29, 35.33]),
 ];
-pub const ASQ_DOMAINS: &[&str] = &["communication", "gross_motor", "fine_motor", "problem_solving", "personal_social"];
+pub const ASQ_DOMAINS: &[&str] = &[
+    "communication",
+    "gross_motor",
+    "fine_motor",
+    "problem_solving",
+    "personal_social",
+];
 
 fn ward_code(w: usize) -> String {
     format!("E05999{:03}", w + 1)
@@ -157,7 +198,13 @@ pub fn write_seeds(dir: &Path) -> Result<()> {
         for l in 0..LSOAS_PER_WARD {
             imd.push_str(&format!("{},{}\n", lsoa_code(w, l), imd_decile(w, l)));
             for p in 0..POSTCODES_PER_LSOA {
-                pc.push_str(&format!("{},{},{},{}\n", postcode(w, l, p), lsoa_code(w, l), ward_code(w), name));
+                pc.push_str(&format!(
+                    "{},{},{},{}\n",
+                    postcode(w, l, p),
+                    lsoa_code(w, l),
+                    ward_code(w),
+                    name
+                ));
             }
         }
     }
@@ -178,7 +225,8 @@ pub fn write_seeds(dir: &Path) -> Result<()> {
         (crate::seeds::ETHNICITY, eth),
         (crate::seeds::ASQ3, asq),
     ] {
-        std::fs::write(dir.join(f), text).map_err(|e| Error::storage(dir.join(f).display().to_string(), e))?;
+        std::fs::write(dir.join(f), text)
+            .map_err(|e| Error::storage(dir.join(f).display().to_string(), e))?;
     }
     Ok(())
 }
@@ -207,11 +255,23 @@ struct Child {
 
 fn nhs_number(rng: &mut ChaCha8Rng) -> String {
     loop {
-        let nine: Vec<u32> = (0..9).map(|i| if i == 0 { rng.random_range(4..=9) } else { rng.random_range(0..10) }).collect();
+        let nine: Vec<u32> = (0..9)
+            .map(|i| {
+                if i == 0 {
+                    rng.random_range(4..=9)
+                } else {
+                    rng.random_range(0..10)
+                }
+            })
+            .collect();
         let sum: u32 = nine.iter().enumerate().map(|(i, d)| d * (10 - i as u32)).sum();
         let check = (11 - sum % 11) % 11;
         if check != 10 {
-            return nine.iter().map(|d| char::from(b'0' + *d as u8)).collect::<String>() + &check.to_string();
+            return nine
+                .iter()
+                .map(|d| char::from(b'0' + *d as u8))
+                .collect::<String>()
+                + &check.to_string();
         }
     }
 }
@@ -252,10 +312,18 @@ fn make_child(rng: &mut ChaCha8Rng, birth_ay: i32) -> Child {
     let fsm = rng.random_bool(p_fsm.clamp(0.02, 0.9));
     let male = rng.random_bool(0.512);
     let (eth, _) = weighted(rng, ETHNICITIES, |e| e.3);
-    let sen = if rng.random_bool(0.03) { 2 } else if rng.random_bool(0.10) { 1 } else { 0 };
+    let sen = if rng.random_bool(0.03) {
+        2
+    } else if rng.random_bool(0.10) {
+        1
+    } else {
+        0
+    };
     let lac = rng.random_bool(if fsm { 0.012 } else { 0.003 });
     let eal = ETHNICITIES[eth].2 != "White" && rng.random_bool(0.55) || rng.random_bool(0.03);
-    let ability = normal(rng) - if fsm { 0.55 } else { 0.0 } - if male { 0.28 } else { 0.0 }
+    let ability = normal(rng)
+        - if fsm { 0.55 } else { 0.0 }
+        - if male { 0.42 } else { 0.0 }
         - 0.05 * (5.5 - decile as f64)
         - [0.0, 0.9, 1.8][sen as usize]
         - if lac { 0.5 } else { 0.0 };
@@ -364,7 +432,11 @@ fn fy_quarter(d: NaiveDate) -> (i32, u32) {
 }
 
 /// (file-name group, provider type as written in the workbook).
-const PROVIDER_GROUPS: &[(&str, &str)] = &[("school", "School"), ("pvi", "PVI"), ("childminder", "Childminder")];
+const PROVIDER_GROUPS: &[(&str, &str)] = &[
+    ("school", "School"),
+    ("pvi", "PVI"),
+    ("childminder", "Childminder"),
+];
 
 const TERMS: &[(&str, u32, u32)] = &[("autumn", 9, 1), ("spring", 1, 1), ("summer", 4, 1)];
 
@@ -385,7 +457,10 @@ fn set_mtime(path: &Path, when: NaiveDate) -> Result<()> {
 /// Write every source's extracts under `out/<source>/`.
 pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
     if opts.children == 0 || opts.years == 0 {
-        return Err(Error::config("generate", "--children and --years must be at least 1"));
+        return Err(Error::config(
+            "generate",
+            "--children and --years must be at least 1",
+        ));
     }
     let first_ay = LAST_YEAR - opts.years as i32 + 1;
     let years: Vec<i32> = (first_ay..=LAST_YEAR).collect();
@@ -395,11 +470,41 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
     // EYFSP: one file per academic year; header spellings and codes vary by year.
     let mut eyfsp: BTreeMap<i32, CsvOut> = BTreeMap::new();
     for (i, ay) in years.iter().enumerate() {
-        let path = out.join("eyfsp").join(format!("eyfsp_{}-{:02}.csv", ay, (ay + 1) % 100));
+        let path = out
+            .join("eyfsp")
+            .join(format!("eyfsp_{}-{:02}.csv", ay, (ay + 1) % 100));
         let mut header: Vec<&str> = if i % 2 == 0 {
-            vec!["UPN", "NHS Number", "Forename", "Surname", "DOB", "Gender", "Ethnicity", "FSM", "SEN Provision", "Looked After", "First Language", "Postcode", "School URN"]
+            vec![
+                "UPN",
+                "NHS Number",
+                "Forename",
+                "Surname",
+                "DOB",
+                "Gender",
+                "Ethnicity",
+                "FSM",
+                "SEN Provision",
+                "Looked After",
+                "First Language",
+                "Postcode",
+                "School URN",
+            ]
         } else {
-            vec!["Unique Pupil Number", "NHS No", "First Name", "Last Name", "Date of Birth", "Sex", "Ethnic Code", "FSM Eligible", "SEN", "CLA", "Language", "Home Postcode", "URN"]
+            vec![
+                "Unique Pupil Number",
+                "NHS No",
+                "First Name",
+                "Last Name",
+                "Date of Birth",
+                "Sex",
+                "Ethnic Code",
+                "FSM Eligible",
+                "SEN",
+                "CLA",
+                "Language",
+                "Home Postcode",
+                "URN",
+            ]
         };
         header.extend(ELG_HEADERS);
         // Some years come from Excel in Windows-1252, others as UTF-8 with a BOM.
@@ -407,41 +512,103 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
         mtimes.push((path, NaiveDate::from_ymd_opt(ay + 1, 7, 20).expect("valid")));
     }
     // The corrected re-delivery of the most recent year but one (or the only year).
-    let corrected_ay = if years.len() > 1 { years[years.len() - 2] } else { years[0] };
-    let corrected_path = out
-        .join("eyfsp")
-        .join(format!("eyfsp_{}-{:02}_corrected.csv", corrected_ay, (corrected_ay + 1) % 100));
+    let corrected_ay = if years.len() > 1 {
+        years[years.len() - 2]
+    } else {
+        years[0]
+    };
+    let corrected_path = out.join("eyfsp").join(format!(
+        "eyfsp_{}-{:02}_corrected.csv",
+        corrected_ay,
+        (corrected_ay + 1) % 100
+    ));
     let ci = years.iter().position(|y| *y == corrected_ay).expect("present");
     let mut corrected = {
         let mut header: Vec<&str> = if ci % 2 == 0 {
-            vec!["UPN", "NHS Number", "Forename", "Surname", "DOB", "Gender", "Ethnicity", "FSM", "SEN Provision", "Looked After", "First Language", "Postcode", "School URN"]
+            vec![
+                "UPN",
+                "NHS Number",
+                "Forename",
+                "Surname",
+                "DOB",
+                "Gender",
+                "Ethnicity",
+                "FSM",
+                "SEN Provision",
+                "Looked After",
+                "First Language",
+                "Postcode",
+                "School URN",
+            ]
         } else {
-            vec!["Unique Pupil Number", "NHS No", "First Name", "Last Name", "Date of Birth", "Sex", "Ethnic Code", "FSM Eligible", "SEN", "CLA", "Language", "Home Postcode", "URN"]
+            vec![
+                "Unique Pupil Number",
+                "NHS No",
+                "First Name",
+                "Last Name",
+                "Date of Birth",
+                "Sex",
+                "Ethnic Code",
+                "FSM Eligible",
+                "SEN",
+                "CLA",
+                "Language",
+                "Home Postcode",
+                "URN",
+            ]
         };
         header.extend(ELG_HEADERS);
         CsvOut::create(&corrected_path, &header, false, ci % 2 == 0)?
     };
-    mtimes.push((corrected_path, NaiveDate::from_ymd_opt(corrected_ay + 1, 9, 15).expect("valid")));
+    mtimes.push((
+        corrected_path,
+        NaiveDate::from_ymd_opt(corrected_ay + 1, 9, 15).expect("valid"),
+    ));
 
     // Health visiting: one file per financial-year quarter.
     let hv_header = [
-        "NHS Number", "Date of Birth", "Gender", "Ethnic Category", "Postcode", "Contact Type", "Contact Date",
-        "Contact Mode", "Infant Feeding Status", "ASQ Questionnaire", "ASQ Communication", "ASQ Gross Motor",
-        "ASQ Fine Motor", "ASQ Problem Solving", "ASQ Personal Social",
+        "NHS Number",
+        "Date of Birth",
+        "Gender",
+        "Ethnic Category",
+        "Postcode",
+        "Contact Type",
+        "Contact Date",
+        "Contact Mode",
+        "Infant Feeding Status",
+        "ASQ Questionnaire",
+        "ASQ Communication",
+        "ASQ Gross Motor",
+        "ASQ Fine Motor",
+        "ASQ Problem Solving",
+        "ASQ Personal Social",
     ];
     let mut hv: BTreeMap<(i32, u32), CsvOut> = BTreeMap::new();
     for ay in &years {
         for q in 1..=4u32 {
-            let path = out.join("health_visiting").join(format!("hv_contacts_{}-{:02}_Q{q}.csv", ay, (ay + 1) % 100));
+            let path = out.join("health_visiting").join(format!(
+                "hv_contacts_{}-{:02}_Q{q}.csv",
+                ay,
+                (ay + 1) % 100
+            ));
             hv.insert((*ay, q), CsvOut::create(&path, &hv_header, q == 2, false)?);
             let end_month = [6, 9, 12, 3][q as usize - 1];
             let y = if q == 4 { ay + 1 } else { *ay };
-            mtimes.push((path, NaiveDate::from_ymd_opt(y, end_month, 28).expect("valid") + Duration::days(10)));
+            mtimes.push((
+                path,
+                NaiveDate::from_ymd_opt(y, end_month, 28).expect("valid") + Duration::days(10),
+            ));
         }
     }
 
     // DWP list and provider headcount: one of each per term.
-    let dwp_header = ["Child Surname", "Child Forename", "Child DOB", "Child Postcode", "Parent Ref"];
+    let dwp_header = [
+        "Child Surname",
+        "Child Forename",
+        "Child DOB",
+        "Child Postcode",
+        "Parent Ref",
+    ];
     let mut dwp: BTreeMap<(i32, usize), CsvOut> = BTreeMap::new();
     // Providers return their headcount by provider group, one workbook each.
     let mut headcount: BTreeMap<(i32, usize, usize), HeadcountOut> = BTreeMap::new();
@@ -452,7 +619,9 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
             dwp.insert((*ay, t), CsvOut::create(&path, &dwp_header, false, true)?);
             mtimes.push((path, term_start(*ay, t) - Duration::days(20)));
             for (g, group) in PROVIDER_GROUPS.iter().enumerate() {
-                let hpath = out.join("ey_headcount").join(format!("headcount_{name}_{}.xlsx", group.0));
+                let hpath = out
+                    .join("ey_headcount")
+                    .join(format!("headcount_{name}_{}.xlsx", group.0));
                 headcount.insert((*ay, t, g), HeadcountOut::new(hpath.clone())?);
                 mtimes.push((hpath, term_start(*ay, t) + Duration::days(40 + g as i64)));
             }
@@ -476,7 +645,7 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
             let scores: Vec<i64> = (0..5)
                 .map(|d| {
                     let own = if d == 0 { 0.0 } else { 0.6 * normal(&mut rng) };
-                    let s = 47.0 + 11.0 * (0.8 * c.ability + own) + 4.0 * normal(&mut rng);
+                    let s = 47.0 + 10.0 * (0.55 * c.ability + own) + 8.0 * normal(&mut rng);
                     ((s / 5.0).round() * 5.0).clamp(0.0, 60.0) as i64
                 })
                 .collect();
@@ -487,9 +656,15 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
             let eyfsp_ay = birth_ay + 5;
             if let Some(w) = eyfsp.get_mut(&eyfsp_ay) {
                 let yi = years.iter().position(|y| *y == eyfsp_ay).expect("present");
-                let a = c.ability - if below_comm { 0.7 } else { 0.0 };
+                let a = c.ability - if below_comm { 0.3 } else { 0.0 };
                 let mut elgs: Vec<String> = (0..17)
-                    .map(|_| if a + 0.45 * normal(&mut rng) > -1.05 { "2".into() } else { "1".into() })
+                    .map(|_| {
+                        if a + 0.45 * normal(&mut rng) > -1.7 {
+                            "2".into()
+                        } else {
+                            "1".into()
+                        }
+                    })
                     .collect();
                 if rng.random_bool(0.004) {
                     elgs[rng.random_range(0..17)] = "A".into();
@@ -515,7 +690,11 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
             if rng.random_bool(0.85) {
                 contacts.push(("antenatal", c.dob - Duration::days(rng.random_range(30..90))));
             }
-            let nbv_days = if rng.random_bool(0.88) { rng.random_range(7..=14) } else { rng.random_range(15..30) };
+            let nbv_days = if rng.random_bool(0.88) {
+                rng.random_range(7..=14)
+            } else {
+                rng.random_range(15..30)
+            };
             contacts.push(("nbv", c.dob + Duration::days(nbv_days)));
             if rng.random_bool(0.92) {
                 contacts.push(("6_8wk", c.dob + Duration::days(rng.random_range(40..62))));
@@ -555,7 +734,13 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
                 let three_four = (1095..1826).contains(&age_days);
                 if two && c.eligible_2yo {
                     let pref = format!("P{:09}", rng.random_range(0..1_000_000_000u32));
-                    w.row(&[c.surname.to_uppercase(), c.forename.to_string(), uk(c.dob), pc.clone(), pref])?;
+                    w.row(&[
+                        c.surname.to_uppercase(),
+                        c.forename.to_string(),
+                        uk(c.dob),
+                        pc.clone(),
+                        pref,
+                    ])?;
                 }
                 let g = [0, 1, 1, 2][rng.random_range(0..4)];
                 let h = headcount.get_mut(&(ay, t, g)).expect("same keys");
@@ -565,7 +750,14 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
                     if rng.random_bool(if c.fsm { 0.15 } else { 0.45 }) {
                         h.row(&c, &pc, "Extended 30 Hours", 30.0, PROVIDER_GROUPS[g].1, &mut rng)?;
                     } else {
-                        h.row(&c, &pc, "Universal 15 Hours", 15.0, PROVIDER_GROUPS[g].1, &mut rng)?;
+                        h.row(
+                            &c,
+                            &pc,
+                            "Universal 15 Hours",
+                            15.0,
+                            PROVIDER_GROUPS[g].1,
+                            &mut rng,
+                        )?;
                     }
                 }
             }
@@ -597,17 +789,60 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
     Ok(generated)
 }
 
-fn eyfsp_row(c: &Child, pc: &str, eth: &str, year_index: usize, elgs: &[String], rng: &mut ChaCha8Rng) -> Vec<String> {
+fn eyfsp_row(
+    c: &Child,
+    pc: &str,
+    eth: &str,
+    year_index: usize,
+    elgs: &[String],
+    rng: &mut ChaCha8Rng,
+) -> Vec<String> {
     let v = year_index % 3;
     let sex = match v {
-        0 => if c.male { "M" } else { "F" },
-        1 => if c.male { "Male" } else { "Female" },
-        _ => if c.male { "1" } else { "2" },
+        0 => {
+            if c.male {
+                "M"
+            } else {
+                "F"
+            }
+        }
+        1 => {
+            if c.male {
+                "Male"
+            } else {
+                "Female"
+            }
+        }
+        _ => {
+            if c.male {
+                "1"
+            } else {
+                "2"
+            }
+        }
     };
     let fsm = match v {
-        0 => if c.fsm { "Y" } else { "N" },
-        1 => if c.fsm { "Yes" } else { "No" },
-        _ => if c.fsm { "1" } else { "0" },
+        0 => {
+            if c.fsm {
+                "Y"
+            } else {
+                "N"
+            }
+        }
+        1 => {
+            if c.fsm {
+                "Yes"
+            } else {
+                "No"
+            }
+        }
+        _ => {
+            if c.fsm {
+                "1"
+            } else {
+                "0"
+            }
+        }
     };
     let sen = ["N", "K", "E"][c.sen as usize];
     let mut upn = c.upn.clone();
@@ -621,7 +856,11 @@ fn eyfsp_row(c: &Child, pc: &str, eth: &str, year_index: usize, elgs: &[String],
         }
     }
     // The early-years system holds the NHS number for most children.
-    let nhs = if rng.random_bool(0.92) { c.nhs.clone() } else { String::new() };
+    let nhs = if rng.random_bool(0.92) {
+        c.nhs.clone()
+    } else {
+        String::new()
+    };
     let mut row = vec![
         upn,
         nhs,
@@ -661,9 +900,21 @@ fn hv_row(
         "12m" => spelled("12 Month Review", "12M"),
         _ => spelled("2-2.5 Year Review", "2YR"),
     };
-    let mode = ["Face to face", "Face to face", "Face to face", "Video", "Telephone"][rng.random_range(0..5)];
+    let mode = [
+        "Face to face",
+        "Face to face",
+        "Face to face",
+        "Video",
+        "Telephone",
+    ][rng.random_range(0..5)];
     let feeding = if kind == "6_8wk" {
-        ["Totally breastfed", "Partially breastfed", "Not breastfed", "Not breastfed"][rng.random_range(0..4)].to_string()
+        [
+            "Totally breastfed",
+            "Partially breastfed",
+            "Not breastfed",
+            "Not breastfed",
+        ][rng.random_range(0..4)]
+        .to_string()
     } else {
         String::new()
     };
@@ -696,7 +947,14 @@ struct HeadcountOut {
 }
 
 const HEADCOUNT_HEADER: &[&str] = &[
-    "Forename", "Surname", "Date of Birth", "Postcode", "Funding Type", "Funded Hours", "Provider URN", "Provider Type",
+    "Forename",
+    "Surname",
+    "Date of Birth",
+    "Postcode",
+    "Funding Type",
+    "Funded Hours",
+    "Provider URN",
+    "Provider Type",
 ];
 
 impl HeadcountOut {
@@ -707,7 +965,8 @@ impl HeadcountOut {
         wb.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
         let ws = wb.add_worksheet_with_constant_memory();
         ws.set_name("Headcount").map_err(Error::internal)?;
-        ws.write_string(0, 0, "Early years census headcount (synthetic)").map_err(Error::internal)?;
+        ws.write_string(0, 0, "Early years census headcount (synthetic)")
+            .map_err(Error::internal)?;
         for (i, h) in HEADCOUNT_HEADER.iter().enumerate() {
             ws.write_string(2, i as u16, *h).map_err(Error::internal)?;
         }
@@ -723,7 +982,15 @@ impl HeadcountOut {
         self.wb.worksheet_from_index(0).map_err(Error::internal)
     }
 
-    fn row(&mut self, c: &Child, pc: &str, funding: &str, hours: f64, ptype: &str, rng: &mut ChaCha8Rng) -> Result<()> {
+    fn row(
+        &mut self,
+        c: &Child,
+        pc: &str,
+        funding: &str,
+        hours: f64,
+        ptype: &str,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<()> {
         if self.row >= 1_048_575 {
             return Err(Error::internal(format!(
                 "{}: more rows than an xlsx sheet can hold; generate fewer children",
@@ -731,13 +998,17 @@ impl HeadcountOut {
             )));
         }
         let r = self.row;
-        let urn = format!("EY{:06}", (c.ward * 31 + c.lsoa * 7 + rng.random_range(0..5)) % 900 + 100_000);
+        let urn = format!(
+            "EY{:06}",
+            (c.ward * 31 + c.lsoa * 7 + rng.random_range(0..5)) % 900 + 100_000
+        );
         let date = self.date.clone();
         let serial = (c.dob - NaiveDate::from_ymd_opt(1899, 12, 30).expect("valid")).num_days() as f64;
         let ws = self.sheet()?;
         ws.write_string(r, 0, c.forename).map_err(Error::internal)?;
         ws.write_string(r, 1, c.surname).map_err(Error::internal)?;
-        ws.write_number_with_format(r, 2, serial, &date).map_err(Error::internal)?;
+        ws.write_number_with_format(r, 2, serial, &date)
+            .map_err(Error::internal)?;
         ws.write_string(r, 3, pc).map_err(Error::internal)?;
         ws.write_string(r, 4, funding).map_err(Error::internal)?;
         ws.write_number(r, 5, hours).map_err(Error::internal)?;
@@ -751,7 +1022,9 @@ impl HeadcountOut {
         if let Some(p) = self.path.parent() {
             std::fs::create_dir_all(p).map_err(|e| Error::storage(p.display().to_string(), e))?;
         }
-        self.wb.save(&self.path).map_err(|e| Error::storage(self.path.display().to_string(), e))
+        self.wb
+            .save(&self.path)
+            .map_err(|e| Error::storage(self.path.display().to_string(), e))
     }
 }
 
@@ -771,30 +1044,95 @@ impl BenchCounts {
         e.2 += elgs.iter().filter(|e| *e == "2").count() as u64;
     }
 
-    fn write(&self, out: &Path, years: &[i32], children: u32, mtimes: &mut Vec<(PathBuf, NaiveDate)>) -> Result<usize> {
+    fn write(
+        &self,
+        out: &Path,
+        years: &[i32],
+        children: u32,
+        mtimes: &mut Vec<(PathBuf, NaiveDate)>,
+    ) -> Result<usize> {
         // EYFSP headline measures by characteristics (DfE format): England, region and this council.
-        let path = out.join("benchmark_eyfsp").join("eyfsp_headline_measures_by_characteristics.csv");
+        let path = out
+            .join("benchmark_eyfsp")
+            .join("eyfsp_headline_measures_by_characteristics.csv");
         let header = [
-            "time_period", "time_identifier", "geographic_level", "country_code", "country_name", "region_code",
-            "region_name", "old_la_code", "new_la_code", "la_name", "lad_code", "lad_name", "characteristic",
-            "characteristic_type", "gender", "children_number", "average_elgs", "elg_number", "elg_percentage",
-            "comm_lang_lit_number", "comm_lang_lit_percentage", "gld_number", "gld_percentage",
+            "time_period",
+            "time_identifier",
+            "geographic_level",
+            "country_code",
+            "country_name",
+            "region_code",
+            "region_name",
+            "old_la_code",
+            "new_la_code",
+            "la_name",
+            "lad_code",
+            "lad_name",
+            "characteristic",
+            "characteristic_type",
+            "gender",
+            "children_number",
+            "average_elgs",
+            "elg_number",
+            "elg_percentage",
+            "comm_lang_lit_number",
+            "comm_lang_lit_percentage",
+            "gld_number",
+            "gld_percentage",
         ];
         let mut w = CsvOut::create(&path, &header, true, false)?;
         for &ay in years {
             let tp = format!("{}{:02}", ay, (ay + 1) % 100);
             for (level, code_cols, scale, shift) in [
-                ("National", ["E92000001", "England", "", "", "", "", ""], 190.0, 0.035),
-                ("Regional", ["E92000001", "England", REGION_CODE, REGION_NAME, "", "", ""], 25.0, 0.015),
-                ("Local authority", ["E92000001", "England", REGION_CODE, REGION_NAME, "999", LA_CODE, LA_NAME], 1.0, 0.0),
+                (
+                    "National",
+                    ["E92000001", "England", "", "", "", "", ""],
+                    190.0,
+                    0.035,
+                ),
+                (
+                    "Regional",
+                    ["E92000001", "England", REGION_CODE, REGION_NAME, "", "", ""],
+                    25.0,
+                    0.015,
+                ),
+                (
+                    "Local authority",
+                    [
+                        "E92000001",
+                        "England",
+                        REGION_CODE,
+                        REGION_NAME,
+                        "999",
+                        LA_CODE,
+                        LA_NAME,
+                    ],
+                    1.0,
+                    0.0,
+                ),
             ] {
                 for (ch, ctype, gender, sel) in [
                     ("Total", "Total", "Total", (None, None)),
                     ("Total", "Total", "Boys", (None, Some(true))),
                     ("Total", "Total", "Girls", (None, Some(false))),
-                    ("Free school meal eligibility", "Known to be eligible for free school meals", "Total", (Some(true), None)),
-                    ("Free school meal eligibility", "Not known to be eligible for free school meals", "Total", (Some(false), None)),
-                    ("Free school meal eligibility", "Known to be eligible for free school meals", "Boys", (Some(true), Some(true))),
+                    (
+                        "Free school meal eligibility",
+                        "Known to be eligible for free school meals",
+                        "Total",
+                        (Some(true), None),
+                    ),
+                    (
+                        "Free school meal eligibility",
+                        "Not known to be eligible for free school meals",
+                        "Total",
+                        (Some(false), None),
+                    ),
+                    (
+                        "Free school meal eligibility",
+                        "Known to be eligible for free school meals",
+                        "Boys",
+                        (Some(true), Some(true)),
+                    ),
                 ] {
                     let (mut n, mut g, mut e) = (0u64, 0u64, 0u64);
                     for ((y, fsm, male), (cn, cg, ce)) in &self.eyfsp {
@@ -810,9 +1148,16 @@ impl BenchCounts {
                     let (gn, gp) = if level == "Local authority" && n < 10 {
                         ("c".to_string(), "c".to_string())
                     } else {
-                        (g_s.to_string(), format!("{:.1}", 100.0 * g_s as f64 / n_s.max(1) as f64))
+                        (
+                            g_s.to_string(),
+                            format!("{:.1}", 100.0 * g_s as f64 / n_s.max(1) as f64),
+                        )
                     };
-                    let avg = if n > 0 { format!("{:.1}", e as f64 / n as f64) } else { "x".into() };
+                    let avg = if n > 0 {
+                        format!("{:.1}", e as f64 / n as f64)
+                    } else {
+                        "x".into()
+                    };
                     let mut row: Vec<String> = vec![tp.clone(), "Academic year".into(), level.into()];
                     row.extend(code_cols.iter().take(2).map(|s| s.to_string()));
                     row.extend(code_cols[2..].iter().map(|s| s.to_string()));
@@ -824,30 +1169,73 @@ impl BenchCounts {
             }
         }
         w.finish(false)?;
-        mtimes.push((path, NaiveDate::from_ymd_opt(LAST_YEAR + 1, 11, 20).expect("valid")));
+        mtimes.push((
+            path,
+            NaiveDate::from_ymd_opt(LAST_YEAR + 1, 11, 20).expect("valid"),
+        ));
 
         // Education provision: children under 5 (DfE format, BOM, quoted names).
-        let path = out.join("benchmark_early_years_provision").join("early_years_provision_children_under_5.csv");
+        let path = out
+            .join("benchmark_early_years_provision")
+            .join("early_years_provision_children_under_5.csv");
         let header = [
-            "time_period", "time_identifier", "geographic_level", "country_code", "country_name", "region_code",
-            "region_name", "old_la_code", "new_la_code", "la_name", "entitlement_type", "age", "number_children",
-            "number_eligible_children", "percentage_eligible_children",
+            "time_period",
+            "time_identifier",
+            "geographic_level",
+            "country_code",
+            "country_name",
+            "region_code",
+            "region_name",
+            "old_la_code",
+            "new_la_code",
+            "la_name",
+            "entitlement_type",
+            "age",
+            "number_children",
+            "number_eligible_children",
+            "percentage_eligible_children",
         ];
         let mut w = CsvOut::create(&path, &header, true, false)?;
         for &ay in years {
             let tp = (ay + 1).to_string();
             for (level, cols, scale) in [
                 ("National", ["E92000001", "England", "", "", "", "", ""], 190.0),
-                ("Regional", ["E92000001", "England", REGION_CODE, REGION_NAME, "", "", ""], 25.0),
-                ("Local authority", ["E92000001", "England", REGION_CODE, REGION_NAME, "999", LA_CODE, LA_NAME], 1.0),
+                (
+                    "Regional",
+                    ["E92000001", "England", REGION_CODE, REGION_NAME, "", "", ""],
+                    25.0,
+                ),
+                (
+                    "Local authority",
+                    [
+                        "E92000001",
+                        "England",
+                        REGION_CODE,
+                        REGION_NAME,
+                        "999",
+                        LA_CODE,
+                        LA_NAME,
+                    ],
+                    1.0,
+                ),
             ] {
-                for (age, rate, elig) in [("2-year-olds", 0.74, 0.25), ("3-year-olds", 0.92, 1.0), ("4-year-olds", 0.95, 1.0), ("3 and 4-year-olds", 0.935, 2.0), ("Total", 0.9, 2.25)] {
+                for (age, rate, elig) in [
+                    ("2-year-olds", 0.74, 0.25),
+                    ("3-year-olds", 0.92, 1.0),
+                    ("4-year-olds", 0.95, 1.0),
+                    ("3 and 4-year-olds", 0.935, 2.0),
+                    ("Total", 0.9, 2.25),
+                ] {
                     let eligible = (children as f64 * elig * scale).round() as u64;
                     let taken = (eligible as f64 * rate).round() as u64;
                     let (n, e, p) = if level == "Local authority" && ay == years[0] && age == "2-year-olds" {
                         ("u".to_string(), "u".to_string(), "u".to_string())
                     } else {
-                        (taken.to_string(), eligible.to_string(), format!("{:.1}", 100.0 * taken as f64 / eligible.max(1) as f64))
+                        (
+                            taken.to_string(),
+                            eligible.to_string(),
+                            format!("{:.1}", 100.0 * taken as f64 / eligible.max(1) as f64),
+                        )
                     };
                     let mut row: Vec<String> = vec![tp.clone(), "Reporting year".into(), level.into()];
                     row.extend(cols.iter().map(|s| s.to_string()));
@@ -857,7 +1245,10 @@ impl BenchCounts {
             }
         }
         w.finish(false)?;
-        mtimes.push((path, NaiveDate::from_ymd_opt(LAST_YEAR + 1, 6, 30).expect("valid")));
+        mtimes.push((
+            path,
+            NaiveDate::from_ymd_opt(LAST_YEAR + 1, 6, 30).expect("valid"),
+        ));
         Ok(2)
     }
 }
@@ -870,7 +1261,11 @@ mod tests {
     fn same_seed_same_bytes_and_seeds_match_committed() {
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
-        let o = Options { children: 60, years: 2, seed: 7 };
+        let o = Options {
+            children: 60,
+            years: 2,
+            seed: 7,
+        };
         generate(a.path(), &o).unwrap();
         generate(b.path(), &o).unwrap();
         let mut n = 0;
@@ -892,6 +1287,155 @@ mod tests {
                 "seeds/{f} differs from what the generator makes: run `cargo test -- --ignored regenerate_seeds`"
             );
         }
+    }
+
+    /// Read a generated CSV (either encoding) as rows of cells.
+    fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+        let bytes = std::fs::read(path).unwrap();
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(t) => t.trim_start_matches('\u{feff}').to_string(),
+            Err(_) => encoding_rs::WINDOWS_1252.decode(&bytes).0.into_owned(),
+        };
+        let mut r = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        r.records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect()
+    }
+
+    fn pct(num: usize, den: usize) -> f64 {
+        100.0 * num as f64 / den.max(1) as f64
+    }
+
+    /// The outcomes have the structure the issue asks for: GLD about 65–70% overall
+    /// and 45–50% for FSM children, boys below girls, lower in deprived wards, lower
+    /// after a low ASQ-3 communication score at 2, and 2-year-old take-up 70–90%.
+    #[test]
+    fn outcomes_are_plausible() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(
+            dir.path(),
+            &Options {
+                children: 3000,
+                years: 4,
+                seed: 20_250_901,
+            },
+        )
+        .unwrap();
+        let seeds_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
+        let seeds = crate::seeds::Seeds::load(&seeds_dir).unwrap();
+        let rows = csv_rows(&dir.path().join("eyfsp/eyfsp_2024-25.csv"));
+        let (mut all, mut fsm, mut boys, mut girls, mut q1, mut q5) =
+            ((0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0));
+        let mut gld_by_nhs = std::collections::HashMap::new();
+        for r in rows.iter().filter(|r| r.len() > 20) {
+            let gld = r[13..25].iter().all(|e| e == "2") as usize;
+            let bump = |c: &mut (usize, usize)| {
+                c.0 += gld;
+                c.1 += 1;
+            };
+            bump(&mut all);
+            if ["1", "Y", "Yes"].contains(&r[7].as_str()) {
+                bump(&mut fsm);
+            }
+            if ["1", "M", "Male"].contains(&r[5].as_str()) {
+                bump(&mut boys)
+            } else {
+                bump(&mut girls)
+            }
+            match seeds
+                .area(&r[11])
+                .and_then(|a| a.imd_decile)
+                .and_then(crate::seeds::imd_quintile)
+            {
+                Some(1) => bump(&mut q1),
+                Some(5) => bump(&mut q5),
+                _ => {}
+            }
+            if !r[1].is_empty() {
+                gld_by_nhs.insert(r[1].clone(), gld);
+            }
+        }
+        let gld = pct(all.0, all.1);
+        let gld_fsm = pct(fsm.0, fsm.1);
+        eprintln!(
+            "GLD {gld:.1}% FSM {gld_fsm:.1}% boys {:.1}% girls {:.1}% q1 {:.1}% q5 {:.1}% fsm share {:.1}%",
+            pct(boys.0, boys.1),
+            pct(girls.0, girls.1),
+            pct(q1.0, q1.1),
+            pct(q5.0, q5.1),
+            pct(fsm.1, all.1)
+        );
+        assert!((63.0..=72.0).contains(&gld), "GLD {gld:.1}%");
+        assert!((42.0..=53.0).contains(&gld_fsm), "FSM GLD {gld_fsm:.1}%");
+        assert!(
+            pct(boys.0, boys.1) + 5.0 < pct(girls.0, girls.1),
+            "boys below girls"
+        );
+        assert!(pct(q1.0, q1.1) + 8.0 < pct(q5.0, q5.1), "deprived quintile lower");
+
+        // ASQ-3 communication at the 2-year review, linked on the NHS number.
+        let (mut below, mut above) = ((0, 0), (0, 0));
+        for f in std::fs::read_dir(dir.path().join("health_visiting")).unwrap() {
+            for r in csv_rows(&f.unwrap().path()) {
+                if r.len() < 11 || r[9].is_empty() {
+                    continue;
+                }
+                let Some(g) = gld_by_nhs.get(&r[0]) else { continue };
+                let cut = ASQ3.iter().find(|(m, _)| m.to_string() == r[9]).unwrap().1[0];
+                let c = if r[10].parse::<f64>().unwrap_or(60.0) <= cut {
+                    &mut below
+                } else {
+                    &mut above
+                };
+                c.0 += g;
+                c.1 += 1;
+            }
+        }
+        eprintln!(
+            "ASQ below {:.1}% of {} above {:.1}% of {}",
+            pct(below.0, below.1),
+            below.1,
+            pct(above.0, above.1),
+            above.1
+        );
+        assert!(below.1 > 50 && above.1 > 500, "{below:?} {above:?}");
+        assert!(
+            pct(below.0, below.1) + 15.0 < pct(above.0, above.1),
+            "{below:?} {above:?}"
+        );
+
+        // 2-year-old take-up: DWP-listed children found in a headcount with 2-year-old funding.
+        let dwp: std::collections::HashSet<String> =
+            csv_rows(&dir.path().join("dwp_2yo/dwp_2yo_2024-autumn.csv"))
+                .into_iter()
+                .map(|r| format!("{}|{}", r[1], r[2]))
+                .collect();
+        let mut funded = std::collections::HashSet::new();
+        for g in PROVIDER_GROUPS {
+            let path = dir
+                .path()
+                .join(format!("ey_headcount/headcount_2024-autumn_{}.xlsx", g.0));
+            let mut wb: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+            use calamine::Reader;
+            let range = wb.worksheet_range("Headcount").unwrap();
+            for r in range.rows().skip(3) {
+                if r[4].to_string().contains("2YO") {
+                    let iso = crate::read::cell_text(&r[2]);
+                    let dob = NaiveDate::parse_from_str(&iso, "%Y-%m-%d").unwrap();
+                    funded.insert(format!("{}|{}", r[0], dob.format("%d/%m/%Y")));
+                }
+            }
+        }
+        let took = dwp.iter().filter(|k| funded.contains(*k)).count();
+        let takeup = pct(took, dwp.len());
+        eprintln!("2-year-old take-up {takeup:.1}% of {}", dwp.len());
+        assert!(
+            (70.0..=90.0).contains(&takeup),
+            "2-year-old take-up {takeup:.1}% of {}",
+            dwp.len()
+        );
     }
 
     #[test]

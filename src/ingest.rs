@@ -105,12 +105,23 @@ struct ReadReport {
     quarantine: Option<String>,
 }
 
+/// How a `--full-refresh` run treats a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// A normal run: a file already committed is only recorded.
+    No,
+    /// The first file of its source in a full refresh: it replaces the whole table.
+    FirstFile,
+    /// A later file in a full refresh: written again whatever the lake holds.
+    LaterFile,
+}
+
 /// Ingest one file that the ledger does not know yet.
 pub async fn ingest_file(
     ctx: &IngestContext,
     plan: Arc<SourcePlan>,
     lf: &LandingFile,
-    full_refresh_first: bool,
+    refresh: Refresh,
 ) -> Result<FileReport> {
     let started = std::time::Instant::now();
     let display = format!("landing/{}/{}", plan.name, lf.relative);
@@ -137,7 +148,7 @@ pub async fn ingest_file(
         seconds: 0.0,
     };
     let app_id = lake::file_app_id(&plan.name, &sniffed.sha256);
-    if !full_refresh_first && lake::is_committed(&ctx.storage, &plan.table, &app_id).await? {
+    if refresh == Refresh::No && lake::is_committed(&ctx.storage, &plan.table, &app_id).await? {
         report.outcome = Outcome::Recovered;
         report.message = "already committed by an interrupted run; ledger completed".into();
         report.seconds = started.elapsed().as_secs_f64();
@@ -145,7 +156,7 @@ pub async fn ingest_file(
     }
 
     let replace = match plan.redelivery {
-        _ if full_refresh_first => Replace::Table,
+        _ if refresh == Refresh::FirstFile => Replace::Table,
         Redelivery::Append => Replace::Nothing,
         Redelivery::ReplaceTable => Replace::Table,
         Redelivery::ReplacePeriod => match period_from_name(&plan, &file_name) {
@@ -203,9 +214,18 @@ pub async fn ingest_file(
         )
     });
     let metadata = serde_json::Map::from_iter([
-        ("startwell_file".to_string(), serde_json::Value::from(lf.relative.clone())),
-        ("startwell_sha256".to_string(), serde_json::Value::from(report.sha256.clone())),
-        ("startwell_run_id".to_string(), serde_json::Value::from(ctx.run_id.clone())),
+        (
+            "startwell_file".to_string(),
+            serde_json::Value::from(lf.relative.clone()),
+        ),
+        (
+            "startwell_sha256".to_string(),
+            serde_json::Value::from(report.sha256.clone()),
+        ),
+        (
+            "startwell_run_id".to_string(),
+            serde_json::Value::from(ctx.run_id.clone()),
+        ),
     ]);
     let written = lake::write_stream(
         &ctx.storage,
@@ -296,7 +316,16 @@ fn read_and_check(
             return Err(e);
         }
     };
-    let mut checker = Checker::new(plan, header, key, seeds, period, delivery, file.to_string(), run_id);
+    let mut checker = Checker::new(
+        plan,
+        header,
+        key,
+        seeds,
+        period,
+        delivery,
+        file.to_string(),
+        run_id,
+    );
     let mut batch = BatchBuilder::new(plan);
     let mut q = Quarantine::new(plan)?;
     let mut rep = ReadReport::default();
@@ -346,7 +375,11 @@ fn read_and_check(
         q.finish_and_upload(storage, handle, &rel)?;
         rep.quarantine = Some(rel);
     }
-    let ratio = if rep.read == 0 { 1.0 } else { rep.rejected as f64 / rep.read as f64 };
+    let ratio = if rep.read == 0 {
+        1.0
+    } else {
+        rep.rejected as f64 / rep.read as f64
+    };
     if rep.read == 0 {
         rep.refused = Some(format!("{display}: the file has a header but no data rows"));
     } else if ratio > plan.max_reject_ratio {
@@ -391,8 +424,18 @@ impl Quarantine {
         })
     }
 
-    fn push(&mut self, file: &str, line: u64, reasons: &[crate::check::Reason], raw: Vec<String>) -> Result<()> {
-        let text = reasons.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("; ");
+    fn push(
+        &mut self,
+        file: &str,
+        line: u64,
+        reasons: &[crate::check::Reason],
+        raw: Vec<String>,
+    ) -> Result<()> {
+        let text = reasons
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
         self.rows.push((file.to_string(), line as i64, text, raw));
         if self.rows.len() >= 4096 {
             self.flush()?;
@@ -413,7 +456,8 @@ impl Quarantine {
         let ncols = self.schema.fields().len() - 3;
         for c in 0..ncols {
             cols.push(Arc::new(StringArray::from_iter(
-                rows.iter().map(|r| r.3.get(c).filter(|s| !s.is_empty()).map(String::as_str)),
+                rows.iter()
+                    .map(|r| r.3.get(c).filter(|s| !s.is_empty()).map(String::as_str)),
             )));
         }
         let batch = RecordBatch::try_new(self.schema.clone(), cols).map_err(Error::internal)?;
@@ -429,7 +473,12 @@ impl Quarantine {
         Ok(())
     }
 
-    fn finish_and_upload(mut self, storage: &Storage, handle: &tokio::runtime::Handle, rel: &str) -> Result<()> {
+    fn finish_and_upload(
+        mut self,
+        storage: &Storage,
+        handle: &tokio::runtime::Handle,
+        rel: &str,
+    ) -> Result<()> {
         self.flush()?;
         if let Some(w) = self.writer.take() {
             w.close().map_err(Error::internal)?;

@@ -16,8 +16,8 @@ use datafusion::logical_expr::{LogicalPlanBuilder, col, lit};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::SessionContext;
-use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::WriteBuilder;
 use deltalake::protocol::SaveMode;
 use tokio::sync::mpsc;
@@ -223,8 +223,7 @@ pub async fn read_ledger(storage: &Storage) -> Result<Vec<LedgerEntry>> {
                 .ok()
                 .and_then(|a| a.as_any().downcast_ref::<Int64Array>().cloned())
         };
-        let (Some(run), Some(src), Some(file), Some(size), Some(sha)) = (s(0), s(1), s(2), n(3), s(4))
-        else {
+        let (Some(run), Some(src), Some(file), Some(size), Some(sha)) = (s(0), s(1), s(2), n(3), s(4)) else {
             return Err(Error::internal("ledger has an unexpected schema"));
         };
         let (Some(rr), Some(ra), Some(rj), Some(oc), Some(msg), Some(at)) =

@@ -34,10 +34,7 @@ impl PseudoKey {
             )));
         }
         let mac = Hmac::<Sha256>::new_from_slice(secret).map_err(Error::internal)?;
-        Ok(PseudoKey {
-            mac,
-            is_demo: false,
-        })
+        Ok(PseudoKey { mac, is_demo: false })
     }
 
     pub fn demo() -> Self {
@@ -48,10 +45,7 @@ impl PseudoKey {
 
     /// The key from `STARTWELL_HMAC_KEY` or the file named by `STARTWELL_HMAC_KEY_FILE`.
     pub fn from_env() -> Result<Self> {
-        Self::from_values(
-            std::env::var(KEY_ENV).ok(),
-            std::env::var(KEY_FILE_ENV).ok(),
-        )
+        Self::from_values(std::env::var(KEY_ENV).ok(), std::env::var(KEY_FILE_ENV).ok())
     }
 
     fn from_values(key: Option<String>, file: Option<String>) -> Result<Self> {
@@ -59,7 +53,9 @@ impl PseudoKey {
             (Some(k), _) if !k.trim().is_empty() => Self::new(k.trim().as_bytes()),
             (_, Some(f)) if !f.trim().is_empty() => {
                 let bytes = std::fs::read(f.trim()).map_err(|e| {
-                    Error::Key(format!("cannot read the key file named by {KEY_FILE_ENV} ({f}): {e}"))
+                    Error::Key(format!(
+                        "cannot read the key file named by {KEY_FILE_ENV} ({f}): {e}"
+                    ))
                 })?;
                 let text = String::from_utf8_lossy(&bytes);
                 Self::new(text.trim().as_bytes())

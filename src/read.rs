@@ -31,7 +31,9 @@ pub enum Detected {
     Xlsx,
     /// An old binary Excel workbook (xls).
     Xls,
-    Text { utf8: bool },
+    Text {
+        utf8: bool,
+    },
 }
 
 /// One streaming pass: SHA-256, size, and what kind of file it is.
@@ -157,7 +159,15 @@ pub fn open(path: &Path, display: &str, format: &Format, sniff: &Sniff) -> Resul
                 Encoding::Auto if utf8 => UTF_8,
                 Encoding::Auto => WINDOWS_1252,
             };
-            open_csv(path, display, *delimiter as u8, *quote as u8, *header_row, *skip_rows, enc)
+            open_csv(
+                path,
+                display,
+                *delimiter as u8,
+                *quote as u8,
+                *header_row,
+                *skip_rows,
+                enc,
+            )
         }
         (
             Format::Xlsx {
@@ -206,7 +216,10 @@ fn open_csv(
         }
     }
     let header = header.ok_or_else(|| {
-        Error::bad_file(display, format!("the file has fewer than {header_row} rows: no header"))
+        Error::bad_file(
+            display,
+            format!("the file has fewer than {header_row} rows: no header"),
+        )
     })?;
     let skipped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let skipped2 = skipped.clone();
@@ -243,7 +256,7 @@ fn open_csv(
 }
 
 /// Text of an xlsx cell; Excel dates become ISO `YYYY-MM-DD`.
-fn cell_text(d: &Data) -> String {
+pub(crate) fn cell_text(d: &Data) -> String {
     match d {
         Data::Empty | Data::Error(_) => String::new(),
         Data::String(s) => s.clone(),
@@ -292,7 +305,10 @@ fn open_xlsx(
                 )
             })?,
         SheetRef::Index(i) => names.get(*i).cloned().ok_or_else(|| {
-            Error::bad_file(display, format!("no sheet number {i}; the workbook has {}", names.len()))
+            Error::bad_file(
+                display,
+                format!("no sheet number {i}; the workbook has {}", names.len()),
+            )
         })?,
     };
     // A thread owns the workbook and streams its rows through a bounded channel,
@@ -353,7 +369,10 @@ fn open_xlsx(
         }
     }
     let header = header.ok_or_else(|| {
-        Error::bad_file(display, format!("sheet `{name}` has no row {header_row}: no header"))
+        Error::bad_file(
+            display,
+            format!("sheet `{name}` has no row {header_row}: no header"),
+        )
     })?;
     let skipped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let skipped2 = skipped.clone();

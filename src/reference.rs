@@ -37,7 +37,9 @@ pub async fn publish_seeds(storage: &Storage, seeds: &Seeds) -> Result<()> {
                 .collect();
             areas.sort();
             areas.dedup();
-            let header = ["lsoa_code", "ward_code", "ward_name", "imd_decile"].map(String::from).to_vec();
+            let header = ["lsoa_code", "ward_code", "ward_name", "imd_decile"]
+                .map(String::from)
+                .to_vec();
             ("ref_lsoa".to_string(), header, areas)
         } else {
             let mut rdr = csv::Reader::from_reader(bytes.as_slice());
@@ -60,7 +62,10 @@ pub async fn publish_seeds(storage: &Storage, seeds: &Seeds) -> Result<()> {
             continue;
         }
         let schema = Arc::new(Schema::new(
-            header.iter().map(|h| Field::new(h, DataType::Utf8, true)).collect::<Vec<_>>(),
+            header
+                .iter()
+                .map(|h| Field::new(h, DataType::Utf8, true))
+                .collect::<Vec<_>>(),
         ));
         let arrays: Vec<ArrayRef> = (0..header.len())
             .map(|i| {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::IsTerminal;
 
-use tracing::{error, info, info_span, warn, Instrument};
+use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::config::Project;
 use crate::error::{Error, Result};
@@ -62,7 +62,12 @@ async fn write_record(storage: &Storage, rec: &RunRecord) -> Result<()> {
 
 /// The nightly job's ingest stage. Returns the run record; a refused file makes
 /// the result an error after every other file has been processed.
-pub async fn run(project: &Project, storage: &Storage, key: PseudoKey, opts: &RunOptions) -> Result<RunRecord> {
+pub async fn run(
+    project: &Project,
+    storage: &Storage,
+    key: PseudoKey,
+    opts: &RunOptions,
+) -> Result<RunRecord> {
     let (rec, outcome) = run_with_record(project, storage, key, opts).await?;
     outcome.map(|()| rec)
 }
@@ -96,22 +101,38 @@ pub async fn run_with_record(
             project.dir.join("pipelines"),
             format!(
                 "no source named `{s}`; sources are: {}",
-                project.plan.sources.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                project
+                    .plan
+                    .sources
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
     write_record(storage, &rec).await?;
     let span = info_span!("run", run_id = %run_id);
-    let result = run_inner(project, storage, key, opts, &mut rec).instrument(span).await;
+    let result = run_inner(project, storage, key, opts, &mut rec)
+        .instrument(span)
+        .await;
     rec.seconds = started.elapsed().as_secs_f64();
     rec.finished_at = Some(chrono::Utc::now().to_rfc3339());
-    let refused: Vec<&FileReport> = rec.files.iter().filter(|f| f.outcome == Outcome::Refused).collect();
+    let refused: Vec<&FileReport> = rec
+        .files
+        .iter()
+        .filter(|f| f.outcome == Outcome::Refused)
+        .collect();
     let outcome = match result {
         Err(e) => Err(e),
         Ok(()) if !refused.is_empty() => Err(Error::DataRefused(format!(
             "{} file(s) refused, nothing of them was published; data published earlier is unchanged:\n{}",
             refused.len(),
-            refused.iter().map(|f| format!("  - {}", f.message)).collect::<Vec<_>>().join("\n")
+            refused
+                .iter()
+                .map(|f| format!("  - {}", f.message))
+                .collect::<Vec<_>>()
+                .join("\n")
         ))),
         Ok(()) => Ok(()),
     };
@@ -138,7 +159,12 @@ async fn run_inner(
     // Files already settled: by content (any name) and by listing fingerprint.
     let done_hashes: HashMap<(String, String), (String, String)> = ledger
         .iter()
-        .map(|e| ((e.source.clone(), e.sha256.clone()), (e.outcome.clone(), e.file.clone())))
+        .map(|e| {
+            (
+                (e.source.clone(), e.sha256.clone()),
+                (e.outcome.clone(), e.file.clone()),
+            )
+        })
         .collect();
     let fingerprints: HashMap<(String, String, i64), String> = ledger
         .iter()
@@ -171,7 +197,7 @@ async fn run_inner(
         let span = info_span!("source", source = %plan.name);
         let started = std::time::Instant::now();
         let files = storage.list_landing(&plan.name).instrument(span.clone()).await?;
-        let mut first = opts.full_refresh;
+        let mut first = true;
         let mut totals = SourceTotals {
             source: plan.name.clone(),
             files: 0,
@@ -212,7 +238,12 @@ async fn run_inner(
                         return Ok(None);
                     }
                 }
-                ingest::ingest_file(&ctx, plan.clone(), lf, first).await.map(Some)
+                let refresh = match (opts.full_refresh, first) {
+                    (false, _) => ingest::Refresh::No,
+                    (true, true) => ingest::Refresh::FirstFile,
+                    (true, false) => ingest::Refresh::LaterFile,
+                };
+                ingest::ingest_file(&ctx, plan.clone(), lf, refresh).await.map(Some)
             }
             .instrument(fspan.clone())
             .await?;
@@ -270,7 +301,11 @@ pub fn summary(rec: &RunRecord) -> String {
         rec.run_id,
         rec.status,
         rec.seconds,
-        if rec.demo_key { " (DEMO pseudonymisation key)" } else { "" }
+        if rec.demo_key {
+            " (DEMO pseudonymisation key)"
+        } else {
+            ""
+        }
     ));
     out.push_str(&format!(
         "{:<34} {:>5} {:>7} {:>11} {:>11} {:>9} {:>8}\n",

@@ -134,7 +134,9 @@ impl Storage {
                     other => {
                         return Err(Error::storage(
                             url.as_str(),
-                            format!("unsupported scheme `{other}` (use a path, s3://, az://, gs:// or memory://)"),
+                            format!(
+                                "unsupported scheme `{other}` (use a path, s3://, az://, gs:// or memory://)"
+                            ),
                         ));
                     }
                 };
@@ -178,15 +180,15 @@ impl Storage {
     /// Files under `landing/<source>/`, oldest first (then by name).
     pub async fn list_landing(&self, source: &str) -> Result<Vec<LandingFile>> {
         let base = self.path(&format!("landing/{source}"));
-        let listed: Vec<ObjectMeta> = self
-            .store
-            .list(Some(&base))
-            .try_collect()
-            .await
-            .or_else(|e| match e {
-                object_store::Error::NotFound { .. } => Ok(Vec::new()),
-                e => Err(Error::storage(self.display(&format!("landing/{source}")), e)),
-            })?;
+        let listed: Vec<ObjectMeta> =
+            self.store
+                .list(Some(&base))
+                .try_collect()
+                .await
+                .or_else(|e| match e {
+                    object_store::Error::NotFound { .. } => Ok(Vec::new()),
+                    e => Err(Error::storage(self.display(&format!("landing/{source}")), e)),
+                })?;
         let base_str = format!("{}/", base.as_ref());
         let mut files: Vec<LandingFile> = listed
             .into_iter()
@@ -251,7 +253,11 @@ impl Storage {
 
     pub async fn get(&self, rel: &str) -> Result<Option<Bytes>> {
         match self.store.get(&self.path(rel)).await {
-            Ok(g) => Ok(Some(g.bytes().await.map_err(|e| Error::storage(self.display(rel), e))?)),
+            Ok(g) => Ok(Some(
+                g.bytes()
+                    .await
+                    .map_err(|e| Error::storage(self.display(rel), e))?,
+            )),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(Error::storage(self.display(rel), e)),
         }

@@ -170,7 +170,12 @@ fn read_toml<T: serde::de::DeserializeOwned>(path: &Path, issues: &mut Issues) -
         Err(e) => {
             let line = e
                 .span()
-                .map(|s| format!("line {}: ", text[..s.start.min(text.len())].lines().count().max(1)))
+                .map(|s| {
+                    format!(
+                        "line {}: ",
+                        text[..s.start.min(text.len())].lines().count().max(1)
+                    )
+                })
                 .unwrap_or_default();
             issues.push(path, format!("{line}{}", e.message().trim()));
             None
@@ -243,10 +248,7 @@ pub fn load_project(dir: &Path) -> Result<Project> {
         }
     };
 
-    let default_ratio = raw
-        .as_ref()
-        .map(|r| r.ingest.max_reject_ratio)
-        .unwrap_or(0.05);
+    let default_ratio = raw.as_ref().map(|r| r.ingest.max_reject_ratio).unwrap_or(0.05);
     if let Some(r) = &raw {
         if !(0.0..=1.0).contains(&r.ingest.max_reject_ratio) {
             issues.push(&manifest, "[ingest] max_reject_ratio must be between 0 and 1");
@@ -369,24 +371,21 @@ fn compile_source(
             {
                 issues.push(
                     path,
-                    format!(
-                        "header alias `{a}` maps to both `{other}` and `{}`",
-                        c.name
-                    ),
+                    format!("header alias `{a}` maps to both `{other}` and `{}`", c.name),
                 );
             }
         }
-        let pattern = c.pattern.as_ref().and_then(|p| {
-            match Regex::new(&format!("^(?:{p})$")) {
+        let pattern = c
+            .pattern
+            .as_ref()
+            .and_then(|p| match Regex::new(&format!("^(?:{p})$")) {
                 Ok(r) => Some(r),
                 Err(e) => {
                     issues.push(path, format!("column `{}`: bad pattern: {e}", c.name));
                     None
                 }
-            }
-        });
-        if (c.min.is_some() || c.max.is_some())
-            && !matches!(c.ty, ColumnType::Integer | ColumnType::Decimal)
+            });
+        if (c.min.is_some() || c.max.is_some()) && !matches!(c.ty, ColumnType::Integer | ColumnType::Decimal)
         {
             issues.push(
                 path,
@@ -446,7 +445,10 @@ fn compile_source(
         match col_index(name) {
             Some(ix) if rp.columns[ix].ty == ColumnType::Date => Some(ix),
             Some(_) => {
-                issues.push(path, format!("derive {what}: column `{name}` must have type date"));
+                issues.push(
+                    path,
+                    format!("derive {what}: column `{name}` must have type date"),
+                );
                 None
             }
             None => {
@@ -503,7 +505,9 @@ fn compile_source(
                 if !seeds.has_ethnicity_scheme(scheme) {
                     issues.push(
                         path,
-                        format!("derive ethnic_group: scheme `{scheme}` is not in seeds/ethnicity_groups.csv"),
+                        format!(
+                            "derive ethnic_group: scheme `{scheme}` is not in seeds/ethnicity_groups.csv"
+                        ),
                     );
                 }
                 match col_index(from) {
@@ -522,7 +526,11 @@ fn compile_source(
     let mut rules = Vec::new();
     for r in &rp.rules {
         match r {
-            Rule::NotBefore { column, other, unless } => {
+            Rule::NotBefore {
+                column,
+                other,
+                unless,
+            } => {
                 let c = need_date(column, "rule not_before", issues);
                 let o = need_date(other, "rule not_before", issues);
                 let u = match unless {
@@ -530,13 +538,20 @@ fn compile_source(
                     Some(cond) => match col_index(&cond.column) {
                         Some(ix) => Some(Some((ix, cond.values.iter().cloned().collect()))),
                         None => {
-                            issues.push(path, format!("rule not_before: unless names unknown column `{}`", cond.column));
+                            issues.push(
+                                path,
+                                format!("rule not_before: unless names unknown column `{}`", cond.column),
+                            );
                             None
                         }
                     },
                 };
                 if let (Some(column), Some(other), Some(unless)) = (c, o, u) {
-                    rules.push(RulePlan::NotBefore { column, other, unless });
+                    rules.push(RulePlan::NotBefore {
+                        column,
+                        other,
+                        unless,
+                    });
                 }
             }
         }
@@ -551,7 +566,10 @@ fn compile_source(
     let mut seen = HashSet::new();
     for (n, _, _) in &slots {
         if !seen.insert(n.clone()) {
-            issues.push(path, format!("output name `{n}` is produced twice (column, key or derived field)"));
+            issues.push(
+                path,
+                format!("output name `{n}` is produced twice (column, key or derived field)"),
+            );
         }
     }
     let slot_of = |name: &str| slots.iter().position(|(n, _, _)| n == name);
@@ -583,7 +601,10 @@ fn compile_source(
             match rp.period.column.as_deref().and_then(col_index) {
                 Some(ix) => Some(PeriodPlan::Column { slot: ix }),
                 None => {
-                    issues.push(path, "period: from = \"column\" needs `column` naming a declared column");
+                    issues.push(
+                        path,
+                        "period: from = \"column\" needs `column` naming a declared column",
+                    );
                     None
                 }
             }
@@ -625,7 +646,10 @@ fn compile_source(
                         {
                             issues.push(
                                 spath,
-                                format!("column `{}` is an identifier and must not be in a curated table", sc.name),
+                                format!(
+                                    "column `{}` is an identifier and must not be in a curated table",
+                                    sc.name
+                                ),
                             );
                         }
                         if *ty != sc.ty {
@@ -644,7 +668,10 @@ fn compile_source(
             }
             for needed in ["period", "delivery"] {
                 if !schema.columns.iter().any(|c| c.name == needed) {
-                    issues.push(spath, format!("every curated table needs a `{needed}` column (its partitions)"));
+                    issues.push(
+                        spath,
+                        format!("every curated table needs a `{needed}` column (its partitions)"),
+                    );
                 }
             }
             for (n, kind, _) in &slots {
@@ -652,7 +679,10 @@ fn compile_source(
                 if !is_identifier && !schema.columns.iter().any(|c| &c.name == n) {
                     issues.push(
                         spath,
-                        format!("source `{}` produces `{n}` but the schema does not declare it", rp.name),
+                        format!(
+                            "source `{}` produces `{n}` but the schema does not declare it",
+                            rp.name
+                        ),
                     );
                 }
             }

@@ -48,9 +48,7 @@ pub struct RawStorage {
 
 impl Default for RawStorage {
     fn default() -> Self {
-        RawStorage {
-            root: default_root(),
-        }
+        RawStorage { root: default_root() }
     }
 }
 

@@ -46,7 +46,11 @@ impl TestProject {
     pub fn generate(&self, children: u32, years: u32) {
         startwell::generate::generate(
             &self.landing(),
-            &startwell::generate::Options { children, years, seed: 42 },
+            &startwell::generate::Options {
+                children,
+                years,
+                seed: 42,
+            },
         )
         .unwrap();
     }

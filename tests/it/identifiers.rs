@@ -73,7 +73,9 @@ async fn no_identifier_reaches_the_lake_records_or_logs() {
     let storage = tp.storage();
     let mut values: Vec<String> = Vec::new();
     for t in TABLES.iter().chain(&["ingest_ledger"]) {
-        let batches = startwell::lake::query_table(&storage, t, "SELECT * FROM t").await.unwrap();
+        let batches = startwell::lake::query_table(&storage, t, "SELECT * FROM t")
+            .await
+            .unwrap();
         for b in batches {
             for (i, f) in b.schema().fields().iter().enumerate() {
                 if f.name() == "contact_date" {
@@ -92,7 +94,10 @@ async fn no_identifier_reaches_the_lake_records_or_logs() {
     assert!(values.len() > 1000);
     for v in &values {
         for id in &ids {
-            assert!(!v.contains(id.as_str()), "identifier {id:?} found in lake value {v:?}");
+            assert!(
+                !v.contains(id.as_str()),
+                "identifier {id:?} found in lake value {v:?}"
+            );
         }
     }
     // Raw bytes of the lake's logs and statistics, the run records and the logs.

@@ -15,17 +15,33 @@ async fn whole_ingest_of_generated_data() {
     let rec = tp.run(RunOptions::default()).await.unwrap();
     assert_eq!(rec.status, "succeeded");
     let sources: HashSet<&str> = rec.sources.iter().map(|s| s.source.as_str()).collect();
-    for s in ["eyfsp", "health_visiting", "dwp_2yo", "ey_headcount", "benchmark_eyfsp", "benchmark_early_years_provision"] {
+    for s in [
+        "eyfsp",
+        "health_visiting",
+        "dwp_2yo",
+        "ey_headcount",
+        "benchmark_eyfsp",
+        "benchmark_early_years_provision",
+    ] {
         assert!(sources.contains(s), "{s} missing from {sources:?}");
     }
-    assert!(rec.files.iter().all(|f| f.outcome == Outcome::Ingested), "{:#?}", rec.files);
+    assert!(
+        rec.files.iter().all(|f| f.outcome == Outcome::Ingested),
+        "{:#?}",
+        rec.files
+    );
     let storage = tp.storage();
     for t in TABLES {
         let n = count(&storage, t, "").await;
         assert!(n > 0, "table {t} is empty");
     }
     // Every accepted row is in the lake, once: re-deliveries replaced, not added.
-    let hv_accepted: u64 = rec.files.iter().filter(|f| f.source == "health_visiting").map(|f| f.rows_accepted).sum();
+    let hv_accepted: u64 = rec
+        .files
+        .iter()
+        .filter(|f| f.source == "health_visiting")
+        .map(|f| f.rows_accepted)
+        .sum();
     assert_eq!(count(&storage, "hv_contacts", "").await as u64, hv_accepted);
     // The generator plants a few invalid rows; they are quarantined with reasons.
     let rejected: u64 = rec.files.iter().map(|f| f.rows_rejected).sum();
@@ -37,7 +53,12 @@ async fn whole_ingest_of_generated_data() {
     assert_eq!(count(&storage, "eyfsp", "WHERE imd_quintile IS NULL").await, 0);
     assert!(count(&storage, "hv_contacts", "WHERE age_days IS NULL").await == 0);
     // A run record was written.
-    assert!(tp.path().join("data/state/runs").join(format!("{}.json", rec.run_id)).exists());
+    assert!(
+        tp.path()
+            .join("data/state/runs")
+            .join(format!("{}.json", rec.run_id))
+            .exists()
+    );
     // The ledger knows every file.
     let ledger = startwell::lake::read_ledger(&storage).await.unwrap();
     assert_eq!(ledger.len(), rec.files.len());
@@ -49,10 +70,13 @@ async fn same_file_again_is_a_no_op() {
     tp.generate(40, 1);
     tp.run(RunOptions::default()).await.unwrap();
     let storage = tp.storage();
-    let before: Vec<Vec<String>> = futures::future::join_all(TABLES.iter().map(|t| table_lines(&storage, t))).await;
-    let versions: Vec<Option<u64>> = futures::future::join_all(TABLES.iter().map(|t| async {
-        storage.table(t).await.unwrap().version()
-    }))
+    let before: Vec<Vec<String>> =
+        futures::future::join_all(TABLES.iter().map(|t| table_lines(&storage, t))).await;
+    let versions: Vec<Option<u64>> = futures::future::join_all(
+        TABLES
+            .iter()
+            .map(|t| async { storage.table(t).await.unwrap().version() }),
+    )
     .await;
 
     // Nothing new: nothing done.
@@ -65,11 +89,14 @@ async fn same_file_again_is_a_no_op() {
     let rec = tp.run(RunOptions::default()).await.unwrap();
     assert!(rec.files.is_empty(), "{:#?}", rec.files);
 
-    let after: Vec<Vec<String>> = futures::future::join_all(TABLES.iter().map(|t| table_lines(&storage, t))).await;
+    let after: Vec<Vec<String>> =
+        futures::future::join_all(TABLES.iter().map(|t| table_lines(&storage, t))).await;
     assert_eq!(before, after);
-    let versions_after: Vec<Option<u64>> = futures::future::join_all(TABLES.iter().map(|t| async {
-        storage.table(t).await.unwrap().version()
-    }))
+    let versions_after: Vec<Option<u64>> = futures::future::join_all(
+        TABLES
+            .iter()
+            .map(|t| async { storage.table(t).await.unwrap().version() }),
+    )
     .await;
     assert_eq!(versions, versions_after, "no table got a new version");
 }
@@ -88,14 +115,25 @@ async fn corrected_redelivery_replaces_its_period() {
         .expect("a corrected file");
     assert_eq!(corrected.period.as_deref(), Some("2023-24"));
     let n = count(&storage, "eyfsp", "WHERE period = '2023-24'").await as u64;
-    assert_eq!(n, corrected.rows_accepted, "the period holds the corrected file's rows only");
     assert_eq!(
-        count(&storage, "eyfsp", "WHERE period = '2023-24' AND source_file NOT LIKE '%corrected%'").await,
+        n, corrected.rows_accepted,
+        "the period holds the corrected file's rows only"
+    );
+    assert_eq!(
+        count(
+            &storage,
+            "eyfsp",
+            "WHERE period = '2023-24' AND source_file NOT LIKE '%corrected%'"
+        )
+        .await,
         0
     );
     // The other year is untouched.
     let other = rec.files.iter().find(|f| f.file == "eyfsp_2024-25.csv").unwrap();
-    assert_eq!(count(&storage, "eyfsp", "WHERE period = '2024-25'").await as u64, other.rows_accepted);
+    assert_eq!(
+        count(&storage, "eyfsp", "WHERE period = '2024-25'").await as u64,
+        other.rows_accepted
+    );
 }
 
 /// Each bad file is refused with a message naming it; earlier data stays as it was.
@@ -108,9 +146,18 @@ async fn bad_files_are_refused_and_named() {
     let before = table_lines(&storage, "dwp_2yo").await;
 
     let dir = tp.landing().join("dwp_2yo");
-    let xlsx = std::fs::read_dir(tp.landing().join("ey_headcount")).unwrap().next().unwrap().unwrap().path();
+    let xlsx = std::fs::read_dir(tp.landing().join("ey_headcount"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::copy(&xlsx, dir.join("dwp_2yo_2030-autumn.csv")).unwrap();
-    std::fs::write(dir.join("dwp_2yo_2031-autumn.csv"), [0u8, 159, 146, 150, 0, 1, 2, 3]).unwrap();
+    std::fs::write(
+        dir.join("dwp_2yo_2031-autumn.csv"),
+        [0u8, 159, 146, 150, 0, 1, 2, 3],
+    )
+    .unwrap();
     std::fs::write(dir.join("dwp_2yo_2032-autumn.csv"), b"").unwrap();
     std::fs::write(dir.join("dwp_2yo_2033-autumn.csv"), b"colour,shape\nred,square\n").unwrap();
     std::fs::write(
@@ -119,18 +166,30 @@ async fn bad_files_are_refused_and_named() {
     )
     .unwrap();
     let err = tp.run(RunOptions::default()).await.unwrap_err();
-    let Error::DataRefused(msg) = &err else { panic!("{err}") };
+    let Error::DataRefused(msg) = &err else {
+        panic!("{err}")
+    };
     for (file, says) in [
         ("dwp_2yo_2030-autumn.csv", "Excel workbook"),
         ("dwp_2yo_2031-autumn.csv", "binary"),
         ("dwp_2yo_2032-autumn.csv", "empty"),
         ("dwp_2yo_2033-autumn.csv", "none of the headers"),
-        ("dwp_2yo_2034-autumn.csv", "closest header present: `Child Forname`"),
+        (
+            "dwp_2yo_2034-autumn.csv",
+            "closest header present: `Child Forname`",
+        ),
     ] {
-        let line = msg.lines().find(|l| l.contains(file)).unwrap_or_else(|| panic!("{file} not named in:\n{msg}"));
+        let line = msg
+            .lines()
+            .find(|l| l.contains(file))
+            .unwrap_or_else(|| panic!("{file} not named in:\n{msg}"));
         assert!(line.contains(says), "{file}: expected `{says}` in `{line}`");
     }
-    assert_eq!(before, table_lines(&storage, "dwp_2yo").await, "published data unchanged");
+    assert_eq!(
+        before,
+        table_lines(&storage, "dwp_2yo").await,
+        "published data unchanged"
+    );
 
     // The binary exits non-zero with the reason on stderr.
     std::fs::write(
@@ -140,7 +199,10 @@ async fn bad_files_are_refused_and_named() {
     .unwrap();
     let (code, _out, err) = tp.run_binary(&["run", "--source", "dwp_2yo"]);
     assert_eq!(code, startwell::error::exit_code::DATA, "{err}");
-    assert!(err.contains("dwp_2yo_2035-autumn.csv") && err.contains("no data rows"), "{err}");
+    assert!(
+        err.contains("dwp_2yo_2035-autumn.csv") && err.contains("no data rows"),
+        "{err}"
+    );
     // The same refused bytes again are not processed again (and say so).
     let (code, _out, err) = tp.run_binary(&["run", "--source", "dwp_2yo"]);
     assert_eq!(code, 0, "{err}");
@@ -172,8 +234,15 @@ async fn too_many_rejected_rows_refuses_the_whole_file() {
     std::fs::write(dir.join("hv_contacts_2024-25_Q1_v2.csv"), out).unwrap();
     let err = tp.run(RunOptions::default()).await.unwrap_err().to_string();
     assert!(err.contains("hv_contacts_2024-25_Q1_v2.csv"), "{err}");
-    assert!(err.contains("nhs_number: invalid NHS number (check digit)"), "{err}");
-    assert_eq!(before, table_lines(&storage, "hv_contacts").await, "the old Q1 rows stay");
+    assert!(
+        err.contains("nhs_number: invalid NHS number (check digit)"),
+        "{err}"
+    );
+    assert_eq!(
+        before,
+        table_lines(&storage, "hv_contacts").await,
+        "the old Q1 rows stay"
+    );
     // The rejected rows are in quarantine with their line numbers and reasons.
     let qdir = tp.path().join("data/quarantine/health_visiting");
     let qfile = std::fs::read_dir(&qdir)
@@ -200,4 +269,30 @@ async fn too_many_rejected_rows_refuses_the_whole_file() {
         lines += b.num_rows();
     }
     assert!(lines > 0);
+}
+
+#[tokio::test]
+async fn full_refresh_rebuilds_the_same_lake() {
+    let tp = TestProject::new();
+    tp.generate(40, 2);
+    tp.run(RunOptions::default()).await.unwrap();
+    let storage = tp.storage();
+    let before: Vec<Vec<String>> =
+        futures::future::join_all(TABLES.iter().map(|t| table_lines(&storage, t))).await;
+    let rec = tp
+        .run(RunOptions {
+            source: None,
+            full_refresh: true,
+        })
+        .await
+        .unwrap();
+    assert!(
+        rec.files.iter().all(|f| f.outcome == Outcome::Ingested),
+        "{:#?}",
+        rec.files
+    );
+    assert!(rec.files.len() > 20);
+    let after: Vec<Vec<String>> =
+        futures::future::join_all(TABLES.iter().map(|t| table_lines(&storage, t))).await;
+    assert_eq!(before, after);
 }

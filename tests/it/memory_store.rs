@@ -14,7 +14,10 @@ use crate::common::{TEST_KEY, TestProject, count};
 async fn ingest_on_an_in_memory_object_store() {
     let tp = TestProject::new();
     tp.generate(40, 1);
-    let storage = Storage::from_parts(Arc::new(InMemory::new()), url::Url::parse("memory:///council/").unwrap());
+    let storage = Storage::from_parts(
+        Arc::new(InMemory::new()),
+        url::Url::parse("memory:///council/").unwrap(),
+    );
     // Upload the landing files in delivery order (the store stamps them as they arrive).
     let mut files: Vec<(std::time::SystemTime, std::path::PathBuf)> = Vec::new();
     for dir in std::fs::read_dir(tp.landing()).unwrap() {
@@ -25,7 +28,11 @@ async fn ingest_on_an_in_memory_object_store() {
     }
     files.sort();
     for (_, p) in &files {
-        let rel = p.strip_prefix(tp.path().join("data")).unwrap().to_string_lossy().to_string();
+        let rel = p
+            .strip_prefix(tp.path().join("data"))
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         storage
             .store
             .put(&storage.path(&rel), std::fs::read(p).unwrap().into())
@@ -35,15 +42,25 @@ async fn ingest_on_an_in_memory_object_store() {
     }
     let project = tp.project();
     let key = PseudoKey::new(TEST_KEY.as_bytes()).unwrap();
-    let rec = run(&project, &storage, key.clone(), &RunOptions::default()).await.unwrap();
+    let rec = run(&project, &storage, key.clone(), &RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(rec.status, "succeeded");
     assert!(count(&storage, "eyfsp", "").await > 0);
     assert!(count(&storage, "ey_headcount", "").await > 0);
     // Nothing is written to the local folder.
     assert!(!tp.path().join("data/lake").exists());
     // A second run has nothing to do.
-    let rec = run(&project, &storage, key, &RunOptions::default()).await.unwrap();
+    let rec = run(&project, &storage, key, &RunOptions::default())
+        .await
+        .unwrap();
     assert!(rec.files.is_empty());
     // The run record is in the store.
-    assert!(storage.get(&format!("state/runs/{}.json", rec.run_id)).await.unwrap().is_some());
+    assert!(
+        storage
+            .get(&format!("state/runs/{}.json", rec.run_id))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
