@@ -204,11 +204,19 @@ pub struct Checker<'a> {
     pub header: HeaderMap,
     pub key: &'a PseudoKey,
     pub seeds: &'a Seeds,
+    pub info: FileInfo,
+    seen: HashMap<u64, u64>,
+}
+
+/// What every row of one file carries: its period, delivery, file name and run.
+#[derive(Debug, Clone)]
+pub struct FileInfo {
+    /// From the file name (`None` when the period comes from a column).
     pub period: Option<String>,
     pub delivery: String,
+    /// Path under `landing/<source>/`.
     pub file: String,
     pub run_id: String,
-    seen: HashMap<u64, u64>,
 }
 
 /// The outcome for one row.
@@ -223,20 +231,14 @@ impl<'a> Checker<'a> {
         header: HeaderMap,
         key: &'a PseudoKey,
         seeds: &'a Seeds,
-        period: Option<String>,
-        delivery: String,
-        file: String,
-        run_id: String,
+        info: FileInfo,
     ) -> Self {
         Checker {
             plan,
             header,
             key,
             seeds,
-            period,
-            delivery,
-            file,
-            run_id,
+            info,
             seen: HashMap::new(),
         }
     }
@@ -460,13 +462,13 @@ impl<'a> Checker<'a> {
                             Value::Null => Value::Null,
                             v => Value::Str(v.key_text_raw()),
                         },
-                        _ => self.period.clone().map(Value::Str).unwrap_or(Value::Null),
+                        _ => self.info.period.clone().map(Value::Str).unwrap_or(Value::Null),
                     }
                 }
-                SlotKind::SourceFile => slots[ix] = Value::Str(self.file.clone()),
+                SlotKind::SourceFile => slots[ix] = Value::Str(self.info.file.clone()),
                 SlotKind::SourceLine => slots[ix] = Value::Int(row.line as i64),
-                SlotKind::RunId => slots[ix] = Value::Str(self.run_id.clone()),
-                SlotKind::Delivery => slots[ix] = Value::Str(self.delivery.clone()),
+                SlotKind::RunId => slots[ix] = Value::Str(self.info.run_id.clone()),
+                SlotKind::Delivery => slots[ix] = Value::Str(self.info.delivery.clone()),
                 _ => {}
             }
         }

@@ -473,42 +473,12 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
         let path = out
             .join("eyfsp")
             .join(format!("eyfsp_{}-{:02}.csv", ay, (ay + 1) % 100));
-        let mut header: Vec<&str> = if i % 2 == 0 {
-            vec![
-                "UPN",
-                "NHS Number",
-                "Forename",
-                "Surname",
-                "DOB",
-                "Gender",
-                "Ethnicity",
-                "FSM",
-                "SEN Provision",
-                "Looked After",
-                "First Language",
-                "Postcode",
-                "School URN",
-            ]
-        } else {
-            vec![
-                "Unique Pupil Number",
-                "NHS No",
-                "First Name",
-                "Last Name",
-                "Date of Birth",
-                "Sex",
-                "Ethnic Code",
-                "FSM Eligible",
-                "SEN",
-                "CLA",
-                "Language",
-                "Home Postcode",
-                "URN",
-            ]
-        };
-        header.extend(ELG_HEADERS);
+        let header = eyfsp_header(i);
         // Some years come from Excel in Windows-1252, others as UTF-8 with a BOM.
-        eyfsp.insert(*ay, CsvOut::create(&path, &header, i % 2 == 1, i % 2 == 0)?);
+        eyfsp.insert(
+            *ay,
+            CsvOut::create(&path, &header, !i.is_multiple_of(2), i.is_multiple_of(2))?,
+        );
         mtimes.push((path, NaiveDate::from_ymd_opt(ay + 1, 7, 20).expect("valid")));
     }
     // The corrected re-delivery of the most recent year but one (or the only year).
@@ -523,43 +493,7 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
         (corrected_ay + 1) % 100
     ));
     let ci = years.iter().position(|y| *y == corrected_ay).expect("present");
-    let mut corrected = {
-        let mut header: Vec<&str> = if ci % 2 == 0 {
-            vec![
-                "UPN",
-                "NHS Number",
-                "Forename",
-                "Surname",
-                "DOB",
-                "Gender",
-                "Ethnicity",
-                "FSM",
-                "SEN Provision",
-                "Looked After",
-                "First Language",
-                "Postcode",
-                "School URN",
-            ]
-        } else {
-            vec![
-                "Unique Pupil Number",
-                "NHS No",
-                "First Name",
-                "Last Name",
-                "Date of Birth",
-                "Sex",
-                "Ethnic Code",
-                "FSM Eligible",
-                "SEN",
-                "CLA",
-                "Language",
-                "Home Postcode",
-                "URN",
-            ]
-        };
-        header.extend(ELG_HEADERS);
-        CsvOut::create(&corrected_path, &header, false, ci % 2 == 0)?
-    };
+    let mut corrected = CsvOut::create(&corrected_path, &eyfsp_header(ci), false, ci.is_multiple_of(2))?;
     mtimes.push((
         corrected_path,
         NaiveDate::from_ymd_opt(corrected_ay + 1, 9, 15).expect("valid"),
@@ -613,8 +547,8 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
     // Providers return their headcount by provider group, one workbook each.
     let mut headcount: BTreeMap<(i32, usize, usize), HeadcountOut> = BTreeMap::new();
     for ay in &years {
-        for t in 0..TERMS.len() {
-            let name = format!("{}-{}", ay, TERMS[t].0);
+        for (t, term) in TERMS.iter().enumerate() {
+            let name = format!("{}-{}", ay, term.0);
             let path = out.join("dwp_2yo").join(format!("dwp_2yo_{name}.csv"));
             dwp.insert((*ay, t), CsvOut::create(&path, &dwp_header, false, true)?);
             mtimes.push((path, term_start(*ay, t) - Duration::days(20)));
@@ -633,9 +567,25 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
     let mut bench = BenchCounts::default();
 
     // Birth cohorts (by academic year of birth) that appear in any delivery.
-    for birth_ay in (first_ay - 5)..=LAST_YEAR {
+    let cohorts = (first_ay - 5)..=LAST_YEAR;
+    let progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let pb = indicatif::ProgressBar::new(cohorts.clone().count() as u64 * opts.children as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "generating {bar:30} {human_pos}/{human_len} children ({eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    for birth_ay in cohorts {
         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ ((birth_ay as u64) << 32));
         for n in 0..opts.children {
+            if n % 4096 == 0 {
+                progress.inc(4096.min((opts.children - n) as u64));
+            }
             let c = make_child(&mut rng, birth_ay);
             let pc = c.postcode();
             let (eth_dfe, eth_nhs, _, _) = ETHNICITIES[c.eth];
@@ -764,6 +714,7 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
         }
     }
 
+    progress.finish_and_clear();
     for (_, w) in eyfsp {
         w.finish(true)?;
         generated.files += 1;
@@ -787,6 +738,45 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
         set_mtime(&p, d)?;
     }
     Ok(generated)
+}
+
+/// The EYFSP header of the `year_index`-th delivery: the spelling changes between years.
+fn eyfsp_header(year_index: usize) -> Vec<&'static str> {
+    let mut header: Vec<&str> = if year_index.is_multiple_of(2) {
+        vec![
+            "UPN",
+            "NHS Number",
+            "Forename",
+            "Surname",
+            "DOB",
+            "Gender",
+            "Ethnicity",
+            "FSM",
+            "SEN Provision",
+            "Looked After",
+            "First Language",
+            "Postcode",
+            "School URN",
+        ]
+    } else {
+        vec![
+            "Unique Pupil Number",
+            "NHS No",
+            "First Name",
+            "Last Name",
+            "Date of Birth",
+            "Sex",
+            "Ethnic Code",
+            "FSM Eligible",
+            "SEN",
+            "CLA",
+            "Language",
+            "Home Postcode",
+            "URN",
+        ]
+    };
+    header.extend(ELG_HEADERS);
+    header
 }
 
 fn eyfsp_row(
@@ -892,7 +882,13 @@ fn hv_row(
     scores: &[i64],
     q: u32,
 ) -> Vec<String> {
-    let spelled = |a: &str, b: &str| if q % 2 == 0 { a.to_string() } else { b.to_string() };
+    let spelled = |a: &str, b: &str| {
+        if q.is_multiple_of(2) {
+            a.to_string()
+        } else {
+            b.to_string()
+        }
+    };
     let contact = match kind {
         "antenatal" => spelled("Antenatal", "AN"),
         "nbv" => spelled("New Birth Visit", "NBV"),

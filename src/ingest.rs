@@ -10,7 +10,7 @@ use datafusion::error::DataFusionError;
 use datafusion::parquet::arrow::ArrowWriter;
 use tokio::sync::mpsc;
 
-use crate::check::{BatchBuilder, Checked, Checker, map_header, quarantine_schema};
+use crate::check::{BatchBuilder, Checked, Checker, FileInfo, map_header, quarantine_schema};
 use crate::config::compile::PeriodPlan;
 use crate::config::{Redelivery, SourcePlan};
 use crate::error::{Error, Result};
@@ -183,36 +183,25 @@ pub async fn ingest_file(
     report.period = period.clone();
 
     let (tx, rx) = mpsc::channel::<Result<RecordBatch, DataFusionError>>(2);
-    let reader_plan = plan.clone();
-    let key = ctx.key.clone();
-    let seeds = ctx.seeds.clone();
-    let run_id = ctx.run_id.clone();
-    let batch_rows = ctx.batch_rows;
-    let storage = ctx.storage.clone();
-    let progress = ctx.progress.clone();
-    let display2 = display.clone();
-    let handle = tokio::runtime::Handle::current();
-    let file_for_rows = lf.relative.clone();
-    let producer = tokio::task::spawn_blocking(move || {
-        let _keep = local; // the temporary copy lives until reading ends
-        read_and_check(
-            &reader_plan,
-            _keep.path(),
-            &display2,
-            &file_for_rows,
-            &sniffed,
-            &key,
-            &seeds,
+    let job = ReadJob {
+        plan: plan.clone(),
+        display: display.clone(),
+        sniffed,
+        key: ctx.key.clone(),
+        seeds: ctx.seeds.clone(),
+        info: FileInfo {
             period,
             delivery,
-            run_id,
-            batch_rows,
-            &storage,
-            &handle,
-            &tx,
-            &progress,
-        )
-    });
+            file: lf.relative.clone(),
+            run_id: ctx.run_id.clone(),
+        },
+        batch_rows: ctx.batch_rows,
+        storage: ctx.storage.clone(),
+        handle: tokio::runtime::Handle::current(),
+        progress: ctx.progress.clone(),
+    };
+    // The temporary copy (if any) lives until reading ends.
+    let producer = tokio::task::spawn_blocking(move || job.run(local.path(), &tx));
     let metadata = serde_json::Map::from_iter([
         (
             "startwell_file".to_string(),
@@ -280,130 +269,141 @@ fn top_reasons(reasons: &HashMap<String, u64>, n: usize) -> String {
         .join("; ")
 }
 
-/// The reading thread: rows → checks → batches on `tx`; rejects → quarantine.
-#[allow(clippy::too_many_arguments)]
-fn read_and_check(
-    plan: &SourcePlan,
-    path: &std::path::Path,
-    display: &str,
-    file: &str,
-    sniffed: &read::Sniff,
-    key: &PseudoKey,
-    seeds: &Seeds,
-    period: Option<String>,
-    delivery: String,
-    run_id: String,
+/// Everything the reading thread needs for one file.
+struct ReadJob {
+    plan: Arc<SourcePlan>,
+    display: String,
+    sniffed: read::Sniff,
+    key: PseudoKey,
+    seeds: Arc<Seeds>,
+    info: FileInfo,
     batch_rows: usize,
-    storage: &Storage,
-    handle: &tokio::runtime::Handle,
-    tx: &mpsc::Sender<Result<RecordBatch, DataFusionError>>,
-    progress: &indicatif::ProgressBar,
-) -> Result<ReadReport> {
-    let fail = |tx: &mpsc::Sender<Result<RecordBatch, DataFusionError>>, msg: String| {
-        let _ = tx.blocking_send(Err(DataFusionError::External(msg.into())));
-    };
-    let reader = match read::open(path, display, &plan.format, sniffed) {
-        Ok(r) => r,
-        Err(e) => {
-            fail(tx, e.to_string());
-            return Err(e);
-        }
-    };
-    let header = match map_header(plan, &reader.header, display) {
-        Ok(h) => h,
-        Err(e) => {
-            fail(tx, e.to_string());
-            return Err(e);
-        }
-    };
-    let mut checker = Checker::new(
-        plan,
-        header,
-        key,
-        seeds,
-        period,
-        delivery,
-        file.to_string(),
-        run_id,
-    );
-    let mut batch = BatchBuilder::new(plan);
-    let mut q = Quarantine::new(plan)?;
-    let mut rep = ReadReport::default();
-    for row in reader.rows {
-        let row = match row {
+    storage: Storage,
+    handle: tokio::runtime::Handle,
+    progress: indicatif::ProgressBar,
+}
+
+impl ReadJob {
+    /// The reading thread: rows → checks → batches on `tx`; rejects → quarantine.
+    fn run(
+        self,
+        path: &std::path::Path,
+        tx: &mpsc::Sender<Result<RecordBatch, DataFusionError>>,
+    ) -> Result<ReadReport> {
+        let ReadJob {
+            plan,
+            display,
+            sniffed,
+            key,
+            seeds,
+            info,
+            batch_rows,
+            storage,
+            handle,
+            progress,
+        } = self;
+        let (plan, display, sniffed, key, seeds): (&SourcePlan, &str, _, _, &Seeds) =
+            (&plan, &display, &sniffed, &key, &seeds);
+        let (storage, handle, progress) = (&storage, &handle, &progress);
+        let fail = |tx: &mpsc::Sender<Result<RecordBatch, DataFusionError>>, msg: String| {
+            let _ = tx.blocking_send(Err(DataFusionError::External(msg.into())));
+        };
+        let reader = match read::open(path, display, &plan.format, sniffed) {
             Ok(r) => r,
             Err(e) => {
                 fail(tx, e.to_string());
                 return Err(e);
             }
         };
-        rep.read += 1;
-        match checker.check(&row) {
-            Checked::Ok(slots) => {
-                rep.accepted += 1;
-                batch.push(slots);
-                if batch.len() >= batch_rows {
-                    let b = batch.finish()?;
-                    if tx.blocking_send(Ok(b)).is_err() {
-                        // The writer stopped (its error is reported by the caller).
-                        return Ok(rep);
-                    }
-                    progress.inc(batch_rows as u64);
-                }
+        let header = match map_header(plan, &reader.header, display) {
+            Ok(h) => h,
+            Err(e) => {
+                fail(tx, e.to_string());
+                return Err(e);
             }
-            Checked::Rejected(reasons) => {
-                rep.rejected += 1;
-                for r in &reasons {
-                    *rep.reasons.entry(r.summary()).or_default() += 1;
+        };
+        let file = info.file.clone();
+        let file = file.as_str();
+        let mut checker = Checker::new(plan, header, key, seeds, info);
+        let mut batch = BatchBuilder::new(plan);
+        let mut q = Quarantine::new(plan)?;
+        let mut rep = ReadReport::default();
+        for row in reader.rows {
+            let row = match row {
+                Ok(r) => r,
+                Err(e) => {
+                    fail(tx, e.to_string());
+                    return Err(e);
                 }
-                let raw: Vec<String> = (0..plan.columns.len())
-                    .map(|i| checker.raw(&row, i).to_string())
-                    .collect();
-                q.push(file, row.line, &reasons, raw)?;
+            };
+            rep.read += 1;
+            match checker.check(&row) {
+                Checked::Ok(slots) => {
+                    rep.accepted += 1;
+                    batch.push(slots);
+                    if batch.len() >= batch_rows {
+                        let b = batch.finish()?;
+                        if tx.blocking_send(Ok(b)).is_err() {
+                            // The writer stopped (its error is reported by the caller).
+                            return Ok(rep);
+                        }
+                        progress.inc(batch_rows as u64);
+                    }
+                }
+                Checked::Rejected(reasons) => {
+                    rep.rejected += 1;
+                    for r in &reasons {
+                        *rep.reasons.entry(r.summary()).or_default() += 1;
+                    }
+                    let raw: Vec<String> = (0..plan.columns.len())
+                        .map(|i| checker.raw(&row, i).to_string())
+                        .collect();
+                    q.push(file, row.line, &reasons, raw)?;
+                }
             }
         }
+        rep.skipped = reader.skipped.load(std::sync::atomic::Ordering::Relaxed);
+        if rep.rejected > 0 {
+            let stem = file.rsplit('/').next().unwrap_or(file);
+            let rel = format!(
+                "quarantine/{}/{}-{}.parquet",
+                plan.name,
+                stem,
+                &sniffed.sha256[..12]
+            );
+            q.finish_and_upload(storage, handle, &rel)?;
+            rep.quarantine = Some(rel);
+        }
+        let ratio = if rep.read == 0 {
+            1.0
+        } else {
+            rep.rejected as f64 / rep.read as f64
+        };
+        if rep.read == 0 {
+            rep.refused = Some(format!("{display}: the file has a header but no data rows"));
+        } else if ratio > plan.max_reject_ratio {
+            rep.refused = Some(format!(
+                "{display}: refused, {} of {} rows ({:.1}%) failed their checks, over the limit of {:.1}%; commonest reasons: {}; rejected rows are in {}",
+                rep.rejected,
+                rep.read,
+                ratio * 100.0,
+                plan.max_reject_ratio * 100.0,
+                top_reasons(&rep.reasons, 3),
+                rep.quarantine.as_deref().unwrap_or("quarantine")
+            ));
+        }
+        if let Some(why) = &rep.refused {
+            fail(tx, why.clone());
+            return Ok(rep);
+        }
+        if !batch.is_empty() {
+            let n = batch.len() as u64;
+            let b = batch.finish()?;
+            let _ = tx.blocking_send(Ok(b));
+            progress.inc(n);
+        }
+        Ok(rep)
     }
-    rep.skipped = reader.skipped.load(std::sync::atomic::Ordering::Relaxed);
-    if rep.rejected > 0 {
-        let stem = file.rsplit('/').next().unwrap_or(file);
-        let rel = format!(
-            "quarantine/{}/{}-{}.parquet",
-            plan.name,
-            stem,
-            &sniffed.sha256[..12]
-        );
-        q.finish_and_upload(storage, handle, &rel)?;
-        rep.quarantine = Some(rel);
-    }
-    let ratio = if rep.read == 0 {
-        1.0
-    } else {
-        rep.rejected as f64 / rep.read as f64
-    };
-    if rep.read == 0 {
-        rep.refused = Some(format!("{display}: the file has a header but no data rows"));
-    } else if ratio > plan.max_reject_ratio {
-        rep.refused = Some(format!(
-            "{display}: refused, {} of {} rows ({:.1}%) failed their checks, over the limit of {:.1}%; commonest reasons: {}; rejected rows are in {}",
-            rep.rejected,
-            rep.read,
-            ratio * 100.0,
-            plan.max_reject_ratio * 100.0,
-            top_reasons(&rep.reasons, 3),
-            rep.quarantine.as_deref().unwrap_or("quarantine")
-        ));
-    }
-    if let Some(why) = &rep.refused {
-        fail(tx, why.clone());
-        return Ok(rep);
-    }
-    if !batch.is_empty() {
-        let n = batch.len() as u64;
-        let b = batch.finish()?;
-        let _ = tx.blocking_send(Ok(b));
-        progress.inc(n);
-    }
-    Ok(rep)
 }
 
 /// Rejected rows, streamed to a local Parquet file, then uploaded.

@@ -717,3 +717,110 @@ fn compile_source(
 pub fn arrow_type(ty: ColumnType) -> DataType {
     ty.arrow()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy of the shipped project in a temporary folder.
+    fn shipped() -> tempfile::TempDir {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(repo.join("startwell.toml"), dir.path().join("startwell.toml")).unwrap();
+        for sub in ["pipelines", "schemas", "seeds"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+            for e in std::fs::read_dir(repo.join(sub)).unwrap() {
+                let p = e.unwrap().path();
+                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        dir
+    }
+
+    fn issues(dir: &Path) -> Vec<ConfigIssue> {
+        match load_project(dir) {
+            Err(Error::Config(v)) => v,
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_shipped_project_is_valid() {
+        let dir = shipped();
+        let p = load_project(dir.path()).unwrap();
+        assert_eq!(p.plan.sources.len(), 6);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_file() {
+        let dir = shipped();
+        let d = dir.path();
+        let edit = |f: &str, from: &str, to: &str| {
+            let p = d.join(f);
+            let s = std::fs::read_to_string(&p).unwrap();
+            assert!(s.contains(from), "{f}: {from}");
+            std::fs::write(&p, s.replacen(from, to, 1)).unwrap();
+        };
+        // A typo in a key, an unknown column in a key, a schema type mismatch,
+        // an identifier not declared as one.
+        edit(
+            "pipelines/dwp_2yo.toml",
+            "kind = \"csv\"",
+            "kind = \"csv\"\ndelimeter = \";\"",
+        );
+        edit(
+            "pipelines/ey_headcount.toml",
+            "fields = [\"forename\", \"surname\", \"dob\", \"postcode\"]",
+            "fields = [\"forename\", \"surnam\"]",
+        );
+        edit(
+            "schemas/hv_contacts.toml",
+            "name = \"age_days\"\ntype = \"integer\"",
+            "name = \"age_days\"\ntype = \"string\"",
+        );
+        edit(
+            "pipelines/eyfsp.toml",
+            "name = \"postcode\"\naliases = [\"Postcode\", \"Home Postcode\", \"Post Code\"]\nidentifier = true",
+            "name = \"postcode\"\naliases = [\"Postcode\", \"Home Postcode\", \"Post Code\"]",
+        );
+        let found = issues(d);
+        let text: Vec<String> = found.iter().map(|i| i.to_string()).collect();
+        let has = |file: &str, msg: &str| {
+            assert!(
+                found
+                    .iter()
+                    .any(|i| i.file.ends_with(file) && i.message.contains(msg)),
+                "expected `{msg}` for {file} in {text:#?}"
+            )
+        };
+        has("pipelines/dwp_2yo.toml", "unknown field `delimeter`");
+        has("pipelines/ey_headcount.toml", "unknown column `surnam`");
+        has("schemas/hv_contacts.toml", "age_days");
+        has("pipelines/eyfsp.toml", "`postcode` identifies a child");
+        assert!(found.len() >= 4);
+    }
+
+    #[test]
+    fn a_schema_may_not_hold_an_identifier() {
+        let dir = shipped();
+        let p = dir.path().join("schemas/dwp_2yo.toml");
+        let mut s = std::fs::read_to_string(&p).unwrap();
+        s.push_str("\n[[columns]]\nname = \"dob\"\ntype = \"date\"\n");
+        std::fs::write(&p, s).unwrap();
+        let found = issues(dir.path());
+        assert!(
+            found.iter().any(|i| i.message.contains("`dob` is an identifier")),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn headers_normalise() {
+        assert_eq!(normalise_header("Date of Birth"), "dateofbirth");
+        assert_eq!(
+            normalise_header(" ELG01: Listening, Attention & Understanding "),
+            "elg01listeningattentionunderstanding"
+        );
+    }
+}

@@ -46,6 +46,9 @@ fn run_and_kill(tp: &TestProject, ready: impl Fn() -> bool) -> bool {
     }
 }
 
+/// When to kill a run, judged from what it has written so far.
+type KillPoint = Box<dyn Fn(&TestProject) -> bool>;
+
 async fn lake(tp: &TestProject) -> Vec<Vec<String>> {
     let s = tp.storage();
     let mut out = Vec::new();
@@ -68,7 +71,7 @@ async fn killed_runs_complete_to_the_same_lake() {
     // its data files written, no commit yet); just after a data commit (before
     // its ledger entry); after several files.
     let lake_dir = |tp: &TestProject| tp.path().join("data/lake");
-    let points: Vec<(&str, Box<dyn Fn(&TestProject) -> bool>)> = vec![
+    let points: Vec<(&str, KillPoint)> = vec![
         ("at start", Box::new(|_tp: &TestProject| true)),
         (
             "data files written, before commit",
