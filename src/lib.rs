@@ -12,6 +12,7 @@
 //! - [`reference`]: seed files → `ref_*` lake tables.
 //! - [`run`]: the run orchestrator, run records and the summary.
 //! - [`generate`]: synthetic partner extracts.
+//! - [`stats`]: Wilson and Newcombe intervals, benchmark comparison, trend test.
 //! - [`error`]: error kinds and exit codes.
 
 pub mod check;
@@ -26,4 +27,5 @@ pub mod read;
 pub mod reference;
 pub mod run;
 pub mod seeds;
+pub mod stats;
 pub mod storage;

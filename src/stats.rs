@@ -1,0 +1,279 @@
+//! The statistical methods of national public-health profiles: Wilson score
+//! intervals (exact z), Newcombe's hybrid score interval for a difference of two
+//! proportions, comparison with a benchmark by polarity, and the chi-squared
+//! test for trend. Invalid input is an error, never a number.
+
+use serde::{Deserialize, Serialize};
+
+/// Exact normal quantiles (never a rounded 1.96).
+pub const Z95: f64 = 1.959963984540054;
+pub const Z998: f64 = 3.090232306167813;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StatsError {
+    #[error("invalid proportion {x}/{n}: need 0 ≤ x ≤ n and n > 0")]
+    InvalidProportion { x: f64, n: f64 },
+}
+
+/// A confidence interval for a proportion, on the 0–1 scale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    pub lower: f64,
+    pub upper: f64,
+}
+
+fn check(x: f64, n: f64) -> Result<(), StatsError> {
+    if !(x.is_finite() && n.is_finite()) || x < 0.0 || n <= 0.0 || x > n {
+        return Err(StatsError::InvalidProportion { x, n });
+    }
+    Ok(())
+}
+
+/// Wilson score interval for `x` events in `n`, at the normal quantile `z`.
+pub fn wilson(x: f64, n: f64, z: f64) -> Result<Interval, StatsError> {
+    check(x, n)?;
+    let z2 = z * z;
+    let centre = 2.0 * x + z2;
+    let spread = z * (z2 + 4.0 * x * (1.0 - x / n)).max(0.0).sqrt();
+    let denom = 2.0 * (n + z2);
+    Ok(Interval {
+        lower: ((centre - spread) / denom).clamp(0.0, 1.0),
+        upper: ((centre + spread) / denom).clamp(0.0, 1.0),
+    })
+}
+
+/// Newcombe's hybrid score interval for p1 − p2 (independent proportions), built
+/// from the two Wilson intervals; on the −1–1 scale.
+pub fn newcombe(x1: f64, n1: f64, x2: f64, n2: f64, z: f64) -> Result<Interval, StatsError> {
+    let a = wilson(x1, n1, z)?;
+    let b = wilson(x2, n2, z)?;
+    let (p1, p2) = (x1 / n1, x2 / n2);
+    let d = p1 - p2;
+    Ok(Interval {
+        lower: d - ((p1 - a.lower).powi(2) + (b.upper - p2).powi(2)).sqrt(),
+        upper: d + ((a.upper - p1).powi(2) + (p2 - b.lower).powi(2)).sqrt(),
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Polarity {
+    HigherIsBetter,
+    LowerIsBetter,
+    NotApplicable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    Better,
+    Similar,
+    Worse,
+    Best,
+    Worst,
+    NotCompared,
+}
+
+impl Comparison {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Comparison::Better => "better",
+            Comparison::Similar => "similar",
+            Comparison::Worse => "worse",
+            Comparison::Best => "best",
+            Comparison::Worst => "worst",
+            Comparison::NotCompared => "not_compared",
+        }
+    }
+}
+
+/// Compare a benchmark value with the area's 95% interval (and 99.8% for the
+/// two-level method, when given): the benchmark inside → similar; outside → better
+/// or worse by polarity; outside the 99.8% interval too → best or worst.
+pub fn compare(benchmark: f64, ci95: Interval, ci998: Option<Interval>, polarity: Polarity) -> Comparison {
+    if polarity == Polarity::NotApplicable || !benchmark.is_finite() {
+        return Comparison::NotCompared;
+    }
+    let area_above = benchmark < ci95.lower;
+    let area_below = benchmark > ci95.upper;
+    if !area_above && !area_below {
+        return Comparison::Similar;
+    }
+    let far = ci998.is_some_and(|c| benchmark < c.lower || benchmark > c.upper);
+    let good = (area_above && polarity == Polarity::HigherIsBetter) || (area_below && polarity == Polarity::LowerIsBetter);
+    match (good, far) {
+        (true, true) => Comparison::Best,
+        (true, false) => Comparison::Better,
+        (false, true) => Comparison::Worst,
+        (false, false) => Comparison::Worse,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trend {
+    Increasing,
+    Decreasing,
+    NoSignificantChange,
+    CannotBeCalculated,
+}
+
+impl Trend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trend::Increasing => "increasing",
+            Trend::Decreasing => "decreasing",
+            Trend::NoSignificantChange => "no_significant_change",
+            Trend::CannotBeCalculated => "cannot_be_calculated",
+        }
+    }
+}
+
+/// Chi-squared test for trend over the most recent five comparable points
+/// (`(x, n)` oldest first, consecutive and from one series). Significant when
+/// χ² > 3.0902² (99.8%); direction from the slope of logit(p) over time (from the
+/// sign of the test statistic when a point is 0% or 100%).
+pub fn trend(points: &[(f64, f64)]) -> Result<Trend, StatsError> {
+    if points.len() < 5 {
+        return Ok(Trend::CannotBeCalculated);
+    }
+    let pts = &points[points.len() - 5..];
+    for (x, n) in pts {
+        check(*x, *n)?;
+    }
+    let big_n: f64 = pts.iter().map(|p| p.1).sum();
+    let big_x: f64 = pts.iter().map(|p| p.0).sum();
+    let pbar = big_x / big_n;
+    if pbar <= 0.0 || pbar >= 1.0 {
+        return Ok(Trend::NoSignificantChange);
+    }
+    let t: Vec<f64> = (1..=5).map(f64::from).collect();
+    let tbar: f64 = pts.iter().zip(&t).map(|(p, t)| p.1 * t).sum::<f64>() / big_n;
+    let stat: f64 = pts.iter().zip(&t).map(|(p, t)| p.0 * (t - tbar)).sum();
+    let var: f64 = pbar * (1.0 - pbar) * pts.iter().zip(&t).map(|(p, t)| p.1 * (t - tbar).powi(2)).sum::<f64>();
+    let chi2 = stat * stat / var;
+    if chi2 <= Z998 * Z998 {
+        return Ok(Trend::NoSignificantChange);
+    }
+    let logits: Option<Vec<f64>> = pts
+        .iter()
+        .map(|(x, n)| {
+            let p = x / n;
+            (p > 0.0 && p < 1.0).then(|| (p / (1.0 - p)).ln())
+        })
+        .collect();
+    let slope = match logits {
+        Some(l) => {
+            let lbar = l.iter().sum::<f64>() / 5.0;
+            l.iter().zip(&t).map(|(l, t)| (l - lbar) * (t - 3.0)).sum::<f64>()
+        }
+        None => stat,
+    };
+    Ok(if slope > 0.0 { Trend::Increasing } else { Trend::Decreasing })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn wilson_matches_the_formula_worked_by_hand() {
+        // 65 of 100: 55.2544% – 73.6358% (worked by hand from the formula in shared/domain.md).
+        let i = wilson(65.0, 100.0, Z95).unwrap();
+        assert!((i.lower * 100.0 - 55.2544).abs() < 1e-3, "{i:?}");
+        assert!((i.upper * 100.0 - 73.6358).abs() < 1e-3, "{i:?}");
+        // 0 of 10 and 10 of 10 are finite and inside [0, 1].
+        let z = wilson(0.0, 10.0, Z95).unwrap();
+        assert!(close(z.lower, 0.0) && z.upper > 0.0);
+        let f = wilson(10.0, 10.0, Z95).unwrap();
+        assert!(close(f.upper, 1.0) && f.lower < 1.0);
+    }
+
+    #[test]
+    fn invalid_input_is_an_error() {
+        assert!(wilson(-1.0, 10.0, Z95).is_err());
+        assert!(wilson(1.0, 0.0, Z95).is_err());
+        assert!(wilson(11.0, 10.0, Z95).is_err());
+        assert!(wilson(f64::NAN, 10.0, Z95).is_err());
+        assert!(newcombe(1.0, 0.0, 1.0, 2.0, Z95).is_err());
+        assert!(trend(&[(1.0, 2.0), (1.0, 2.0), (1.0, 2.0), (3.0, 2.0), (1.0, 2.0)]).is_err());
+    }
+
+    #[test]
+    fn newcombe_matches_newcombe_1998() {
+        // Newcombe (1998), example (a): 56/70 − 48/80, hybrid score 95% CI 0.0524 to 0.3339.
+        let i = newcombe(56.0, 70.0, 48.0, 80.0, Z95).unwrap();
+        assert!((i.lower - 0.0524).abs() < 5e-4, "{i:?}");
+        assert!((i.upper - 0.3339).abs() < 5e-4, "{i:?}");
+    }
+
+    #[test]
+    fn comparisons_follow_polarity() {
+        let ci = Interval { lower: 0.60, upper: 0.70 };
+        let wide = Interval { lower: 0.55, upper: 0.75 };
+        use Polarity::*;
+        assert_eq!(compare(0.65, ci, Some(wide), HigherIsBetter), Comparison::Similar);
+        assert_eq!(compare(0.58, ci, Some(wide), HigherIsBetter), Comparison::Better);
+        assert_eq!(compare(0.50, ci, Some(wide), HigherIsBetter), Comparison::Best);
+        assert_eq!(compare(0.72, ci, Some(wide), HigherIsBetter), Comparison::Worse);
+        assert_eq!(compare(0.80, ci, Some(wide), HigherIsBetter), Comparison::Worst);
+        assert_eq!(compare(0.58, ci, Some(wide), LowerIsBetter), Comparison::Worse);
+        assert_eq!(compare(0.80, ci, None, LowerIsBetter), Comparison::Better);
+        assert_eq!(compare(0.80, ci, None, NotApplicable), Comparison::NotCompared);
+    }
+
+    #[test]
+    fn trends() {
+        let rising: Vec<(f64, f64)> = [50.0, 55.0, 60.0, 65.0, 70.0].iter().map(|p| (p * 10.0, 1000.0)).collect();
+        assert_eq!(trend(&rising).unwrap(), Trend::Increasing);
+        let falling: Vec<(f64, f64)> = rising.iter().rev().copied().collect();
+        assert_eq!(trend(&falling).unwrap(), Trend::Decreasing);
+        let flat = vec![(500.0, 1000.0); 5];
+        assert_eq!(trend(&flat).unwrap(), Trend::NoSignificantChange);
+        assert_eq!(trend(&rising[..4]).unwrap(), Trend::CannotBeCalculated);
+        // Small numbers: a real rise that is not significant.
+        let small: Vec<(f64, f64)> = [5.0, 5.0, 6.0, 6.0, 7.0].iter().map(|x| (*x, 10.0)).collect();
+        assert_eq!(trend(&small).unwrap(), Trend::NoSignificantChange);
+    }
+
+    proptest! {
+        #[test]
+        fn wilson_is_a_proper_interval(n in 1u32..5000, frac in 0.0f64..=1.0) {
+            let n = n as f64;
+            let x = (n * frac).floor();
+            let p = x / n;
+            let a = wilson(x, n, Z95).unwrap();
+            let b = wilson(x, n, Z998).unwrap();
+            prop_assert!(0.0 <= a.lower && a.upper <= 1.0);
+            prop_assert!(a.lower <= p + 1e-12 && p <= a.upper + 1e-12);
+            // the 99.8% interval contains the 95% one
+            prop_assert!(b.lower <= a.lower + 1e-12 && a.upper <= b.upper + 1e-12);
+            // x/n and (n−x)/n mirror each other
+            let m = wilson(n - x, n, Z95).unwrap();
+            prop_assert!((a.lower - (1.0 - m.upper)).abs() < 1e-9);
+            prop_assert!((a.upper - (1.0 - m.lower)).abs() < 1e-9);
+        }
+
+        #[test]
+        fn newcombe_contains_the_difference(n1 in 1u32..2000, f1 in 0.0f64..=1.0, n2 in 1u32..2000, f2 in 0.0f64..=1.0) {
+            let (n1, n2) = (n1 as f64, n2 as f64);
+            let (x1, x2) = ((n1 * f1).floor(), (n2 * f2).floor());
+            let i = newcombe(x1, n1, x2, n2, Z95).unwrap();
+            let d = x1 / n1 - x2 / n2;
+            prop_assert!(i.lower <= d + 1e-12 && d <= i.upper + 1e-12);
+            prop_assert!(-1.0 - 1e-12 <= i.lower && i.upper <= 1.0 + 1e-12);
+        }
+
+        #[test]
+        fn invalid_counts_never_give_numbers(x in -100.0f64..100.0, n in -100.0f64..100.0) {
+            if x < 0.0 || n <= 0.0 || x > n {
+                prop_assert!(wilson(x, n, Z95).is_err());
+            }
+        }
+    }
+}
