@@ -12,12 +12,14 @@
 //! - [`reference`]: seed files → `ref_*` lake tables.
 //! - [`run`]: the run orchestrator, run records and the summary.
 //! - [`generate`]: synthetic partner extracts.
+//! - [`disclosure`]: primary and secondary suppression, and the attacker that checks it.
 //! - [`stats`]: Wilson and Newcombe intervals, benchmark comparison, trend test.
 //! - [`error`]: error kinds and exit codes.
 
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod disclosure;
 pub mod error;
 pub mod generate;
 pub mod ingest;

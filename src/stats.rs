@@ -100,7 +100,8 @@ pub fn compare(benchmark: f64, ci95: Interval, ci998: Option<Interval>, polarity
         return Comparison::Similar;
     }
     let far = ci998.is_some_and(|c| benchmark < c.lower || benchmark > c.upper);
-    let good = (area_above && polarity == Polarity::HigherIsBetter) || (area_below && polarity == Polarity::LowerIsBetter);
+    let good = (area_above && polarity == Polarity::HigherIsBetter)
+        || (area_below && polarity == Polarity::LowerIsBetter);
     match (good, far) {
         (true, true) => Comparison::Best,
         (true, false) => Comparison::Better,
@@ -150,7 +151,13 @@ pub fn trend(points: &[(f64, f64)]) -> Result<Trend, StatsError> {
     let t: Vec<f64> = (1..=5).map(f64::from).collect();
     let tbar: f64 = pts.iter().zip(&t).map(|(p, t)| p.1 * t).sum::<f64>() / big_n;
     let stat: f64 = pts.iter().zip(&t).map(|(p, t)| p.0 * (t - tbar)).sum();
-    let var: f64 = pbar * (1.0 - pbar) * pts.iter().zip(&t).map(|(p, t)| p.1 * (t - tbar).powi(2)).sum::<f64>();
+    let var: f64 = pbar
+        * (1.0 - pbar)
+        * pts
+            .iter()
+            .zip(&t)
+            .map(|(p, t)| p.1 * (t - tbar).powi(2))
+            .sum::<f64>();
     let chi2 = stat * stat / var;
     if chi2 <= Z998 * Z998 {
         return Ok(Trend::NoSignificantChange);
@@ -169,7 +176,11 @@ pub fn trend(points: &[(f64, f64)]) -> Result<Trend, StatsError> {
         }
         None => stat,
     };
-    Ok(if slope > 0.0 { Trend::Increasing } else { Trend::Decreasing })
+    Ok(if slope > 0.0 {
+        Trend::Increasing
+    } else {
+        Trend::Decreasing
+    })
 }
 
 #[cfg(test)]
@@ -214,8 +225,14 @@ mod tests {
 
     #[test]
     fn comparisons_follow_polarity() {
-        let ci = Interval { lower: 0.60, upper: 0.70 };
-        let wide = Interval { lower: 0.55, upper: 0.75 };
+        let ci = Interval {
+            lower: 0.60,
+            upper: 0.70,
+        };
+        let wide = Interval {
+            lower: 0.55,
+            upper: 0.75,
+        };
         use Polarity::*;
         assert_eq!(compare(0.65, ci, Some(wide), HigherIsBetter), Comparison::Similar);
         assert_eq!(compare(0.58, ci, Some(wide), HigherIsBetter), Comparison::Better);
@@ -229,7 +246,10 @@ mod tests {
 
     #[test]
     fn trends() {
-        let rising: Vec<(f64, f64)> = [50.0, 55.0, 60.0, 65.0, 70.0].iter().map(|p| (p * 10.0, 1000.0)).collect();
+        let rising: Vec<(f64, f64)> = [50.0, 55.0, 60.0, 65.0, 70.0]
+            .iter()
+            .map(|p| (p * 10.0, 1000.0))
+            .collect();
         assert_eq!(trend(&rising).unwrap(), Trend::Increasing);
         let falling: Vec<(f64, f64)> = rising.iter().rev().copied().collect();
         assert_eq!(trend(&falling).unwrap(), Trend::Decreasing);
