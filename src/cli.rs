@@ -108,6 +108,10 @@ async fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Validate => {
             let p = load_project(&project_dir)?;
+            let issues = crate::indicators::validate(&p).await;
+            if !issues.is_empty() {
+                return Err(Error::Config(issues));
+            }
             println!(
                 "{}: configuration is valid ({} sources, {} postcodes in seeds)",
                 project_dir.join("startwell.toml").display(),
@@ -158,8 +162,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 "running the nightly job with the DEMO pseudonymisation key (never use it for real data) …"
             );
             let rec = run_with_record(&project, &storage, PseudoKey::demo(), &RunOptions::default()).await?;
+            let headline = crate::indicators::headline(&rec.0.scorecard);
             print_result(&storage, rec)?;
             println!("lake tables: {}", storage.display("lake/"));
+            println!("scorecard:   {}", storage.display("outputs/scorecard.parquet"));
+            println!("\n{headline}");
             Ok(())
         }
     }

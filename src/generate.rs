@@ -219,7 +219,16 @@ pub fn write_seeds(dir: &Path) -> Result<()> {
             asq.push_str(&format!("{m},{d},{c:.2}\n"));
         }
     }
+    // Mid-year population estimates by single year of age (the denominator of
+    // 3- and 4-year-old take-up): the synthetic council's default cohort size.
+    let mut pop = String::from("area_code,year,age,population\n");
+    for year in 2015..=2026 {
+        for age in 0..=5 {
+            pop.push_str(&format!("{LA_CODE},{year},{age},{DEFAULT_CHILDREN}\n"));
+        }
+    }
     for (f, text) in [
+        (crate::seeds::POPULATION, pop),
         (crate::seeds::POSTCODES, pc),
         (crate::seeds::IMD, imd),
         (crate::seeds::ETHNICITY, eth),

@@ -11,6 +11,7 @@
 //! - [`lake`]: Delta writes, the ingest ledger, reading tables back.
 //! - [`reference`]: seed files → `ref_*` lake tables.
 //! - [`run`]: the run orchestrator, run records and the summary.
+//! - [`indicators`]: the indicator catalogue and SQL, the engine, publishing the scorecard.
 //! - [`generate`]: synthetic partner extracts.
 //! - [`disclosure`]: primary and secondary suppression, and the attacker that checks it.
 //! - [`stats`]: Wilson and Newcombe intervals, benchmark comparison, trend test.
@@ -22,6 +23,7 @@ pub mod config;
 pub mod disclosure;
 pub mod error;
 pub mod generate;
+pub mod indicators;
 pub mod ingest;
 pub mod lake;
 pub mod pseudo;

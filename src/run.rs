@@ -45,6 +45,11 @@ pub struct RunRecord {
     pub options: serde_json::Value,
     pub sources: Vec<SourceTotals>,
     pub files: Vec<FileReport>,
+    /// Rows published in the scorecard, and the time computing and publishing took.
+    pub scorecard_rows: usize,
+    pub scorecard_seconds: f64,
+    #[serde(skip)]
+    pub scorecard: Vec<crate::indicators::Row>,
     pub error: Option<String>,
 }
 
@@ -92,6 +97,9 @@ pub async fn run_with_record(
         options: serde_json::json!({"source": opts.source, "full_refresh": opts.full_refresh}),
         sources: Vec::new(),
         files: Vec::new(),
+        scorecard_rows: 0,
+        scorecard_seconds: 0.0,
+        scorecard: Vec::new(),
         error: None,
     };
     if let Some(s) = &opts.source
@@ -290,6 +298,19 @@ async fn run_inner(
         rec.sources.push(totals);
     }
     progress.finish_and_clear();
+
+    let started = std::time::Instant::now();
+    let rows = crate::indicators::build_scorecard(project, storage, &rec.run_id)
+        .instrument(info_span!("scorecard"))
+        .await?;
+    rec.scorecard_seconds = started.elapsed().as_secs_f64();
+    rec.scorecard_rows = rows.len();
+    info!(
+        rows = rows.len(),
+        seconds = format!("{:.2}", rec.scorecard_seconds),
+        "scorecard published"
+    );
+    rec.scorecard = rows;
     Ok(())
 }
 
@@ -315,6 +336,12 @@ pub fn summary(rec: &RunRecord) -> String {
         out.push_str(&format!(
             "{:<34} {:>5} {:>7} {:>11} {:>11} {:>9} {:>8.1}\n",
             s.source, s.files, s.refused, s.rows_read, s.rows_accepted, s.rows_rejected, s.seconds
+        ));
+    }
+    if rec.scorecard_rows > 0 {
+        out.push_str(&format!(
+            "scorecard: {} rows computed and published in {:.1}s\n",
+            rec.scorecard_rows, rec.scorecard_seconds
         ));
     }
     out

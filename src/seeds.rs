@@ -11,7 +11,8 @@ pub const POSTCODES: &str = "postcode_lookup.csv";
 pub const IMD: &str = "lsoa_imd.csv";
 pub const ETHNICITY: &str = "ethnicity_groups.csv";
 pub const ASQ3: &str = "asq3_cutoffs.csv";
-pub const ALL: &[&str] = &[POSTCODES, IMD, ETHNICITY, ASQ3];
+pub const POPULATION: &str = "population_estimates.csv";
+pub const ALL: &[&str] = &[POSTCODES, IMD, ETHNICITY, ASQ3, POPULATION];
 
 #[derive(Debug, Clone)]
 pub struct Area {
@@ -147,6 +148,21 @@ impl Seeds {
                     file: dir.join(ASQ3),
                     message: format!("bad row `{}`", r.join(",")),
                 }),
+            }
+        }
+        for r in read_rows(
+            &dir.join(POPULATION),
+            &["area_code", "year", "age", "population"],
+            &mut issues,
+        ) {
+            if r[1].parse::<i64>().is_err() || r[2].parse::<i64>().is_err() || r[3].parse::<i64>().is_err() {
+                issues.push(ConfigIssue {
+                    file: dir.join(POPULATION),
+                    message: format!(
+                        "bad row `{}`: year, age and population must be whole numbers",
+                        r.join(",")
+                    ),
+                });
             }
         }
         if issues.is_empty() {

@@ -37,6 +37,7 @@ pub struct Project {
     pub batch_rows: usize,
     pub plan: Plan,
     pub seeds: Arc<Seeds>,
+    pub disclosure: crate::disclosure::Policy,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -256,6 +257,9 @@ pub fn load_project(dir: &Path) -> Result<Project> {
         if r.ingest.batch_rows == 0 {
             issues.push(&manifest, "[ingest] batch_rows must be at least 1");
         }
+        if r.disclosure.threshold < 1 {
+            issues.push(&manifest, "[disclosure] threshold must be at least 1");
+        }
         if r.council.area_code.trim().is_empty() {
             issues.push(&manifest, "[council] area_code must not be empty");
         }
@@ -287,6 +291,7 @@ pub fn load_project(dir: &Path) -> Result<Project> {
         storage_root: raw.storage.root.clone(),
         batch_rows: raw.ingest.batch_rows,
         council: raw.council,
+        disclosure: raw.disclosure,
         plan: Plan { sources },
         seeds: Arc::new(seeds),
     })
@@ -726,14 +731,7 @@ mod tests {
     fn shipped() -> tempfile::TempDir {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(repo.join("startwell.toml"), dir.path().join("startwell.toml")).unwrap();
-        for sub in ["pipelines", "schemas", "seeds"] {
-            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-            for e in std::fs::read_dir(repo.join(sub)).unwrap() {
-                let p = e.unwrap().path();
-                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
-            }
-        }
+        crate::config::copy_project(repo, dir.path()).unwrap();
         dir
     }
 

@@ -12,6 +12,30 @@ use serde::{Deserialize, Serialize};
 
 pub use compile::{Plan, Project, SourcePlan, load_project};
 
+/// The files that make a project: `startwell.toml` and the configuration folders.
+pub const PROJECT_ITEMS: &[&str] = &["startwell.toml", "pipelines", "schemas", "seeds"];
+
+/// Copy a project's configuration (not its data) from `from` to `to`, e.g. to
+/// try a change on a scratch copy.
+pub fn copy_project(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    fn copy(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+        if from.is_dir() {
+            std::fs::create_dir_all(to)?;
+            for e in std::fs::read_dir(from)? {
+                let e = e?;
+                copy(&e.path(), &to.join(e.file_name()))?;
+            }
+            Ok(())
+        } else {
+            std::fs::copy(from, to).map(|_| ())
+        }
+    }
+    for item in PROJECT_ITEMS {
+        copy(&from.join(item), &to.join(item))?;
+    }
+    Ok(())
+}
+
 /// `startwell.toml` at the project root.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +48,9 @@ pub struct RawProject {
     /// Defaults for every source.
     #[serde(default)]
     pub ingest: RawIngest,
+    /// Disclosure control of the published scorecard.
+    #[serde(default)]
+    pub disclosure: crate::disclosure::Policy,
 }
 
 #[derive(Debug, Clone, Deserialize)]

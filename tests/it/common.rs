@@ -24,14 +24,7 @@ pub struct TestProject {
 impl TestProject {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(repo().join("startwell.toml"), dir.path().join("startwell.toml")).unwrap();
-        for sub in ["pipelines", "schemas", "seeds"] {
-            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-            for e in std::fs::read_dir(repo().join(sub)).unwrap() {
-                let p = e.unwrap().path();
-                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
-            }
-        }
+        startwell::config::copy_project(&repo(), dir.path()).unwrap();
         TestProject { dir }
     }
 

@@ -1,0 +1,13 @@
+-- 12-month reviews by 15 months (C5).
+-- Denominator: children who turned 15 months old in the quarter (a cohort by age reached, not
+-- the number of contacts). Numerator: a 12-month review by 15 months old (an earlier review counts).
+WITH done AS (
+  SELECT c.nhs_key, MAX(CASE WHEN c.contact_date <= add_months(k.dob, 15) THEN 1 ELSE 0 END) AS ok
+  FROM hv_contacts c JOIN hv_children k ON k.nhs_key = c.nhs_key
+  WHERE c.contact_type = 'review_12_month'
+  GROUP BY c.nhs_key
+)
+SELECT fy_quarter(add_months(k.dob, 15)) AS period, k.sex, k.ethnic_group, k.imd_quintile, k.ward_code, k.ward_name,
+       COALESCE(d.ok, 0) AS numerator, 1 AS denominator
+FROM hv_children k LEFT JOIN done d ON d.nhs_key = k.nhs_key
+WHERE fy_quarter(add_months(k.dob, 15)) IN (SELECT period FROM hv_quarters)

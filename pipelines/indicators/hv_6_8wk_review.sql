@@ -1,0 +1,13 @@
+-- 6–8 week reviews by 8 weeks (C8i).
+-- Denominator: children who turned 8 weeks (56 days) old in the quarter (a cohort by age reached, not
+-- the number of contacts). Numerator: a 6–8 week review by 56 days old.
+WITH done AS (
+  SELECT c.nhs_key, MAX(CASE WHEN c.age_days <= 56 THEN 1 ELSE 0 END) AS ok
+  FROM hv_contacts c JOIN hv_children k ON k.nhs_key = c.nhs_key
+  WHERE c.contact_type = 'review_6_8_week'
+  GROUP BY c.nhs_key
+)
+SELECT fy_quarter(add_days(k.dob, 56)) AS period, k.sex, k.ethnic_group, k.imd_quintile, k.ward_code, k.ward_name,
+       COALESCE(d.ok, 0) AS numerator, 1 AS denominator
+FROM hv_children k LEFT JOIN done d ON d.nhs_key = k.nhs_key
+WHERE fy_quarter(add_days(k.dob, 56)) IN (SELECT period FROM hv_quarters)

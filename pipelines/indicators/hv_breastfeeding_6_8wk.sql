@@ -1,0 +1,13 @@
+-- Infants totally or partially breastfed at 6–8 weeks (C8ii).
+-- Denominator: children who turned 8 weeks old (infants due a 6–8 week review) in the quarter (a cohort by age reached, not
+-- the number of contacts). Numerator: totally or partially breastfed at the 6–8 week review.
+WITH done AS (
+  SELECT c.nhs_key, MAX(CASE WHEN c.infant_feeding IN ('totally', 'partially') THEN 1 ELSE 0 END) AS ok
+  FROM hv_contacts c JOIN hv_children k ON k.nhs_key = c.nhs_key
+  WHERE c.contact_type = 'review_6_8_week'
+  GROUP BY c.nhs_key
+)
+SELECT fy_quarter(add_days(k.dob, 56)) AS period, k.sex, k.ethnic_group, k.imd_quintile, k.ward_code, k.ward_name,
+       COALESCE(d.ok, 0) AS numerator, 1 AS denominator
+FROM hv_children k LEFT JOIN done d ON d.nhs_key = k.nhs_key
+WHERE fy_quarter(add_days(k.dob, 56)) IN (SELECT period FROM hv_quarters)

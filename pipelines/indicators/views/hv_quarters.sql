@@ -1,0 +1,2 @@
+-- The financial-year quarters for which health-visiting extracts were delivered.
+SELECT DISTINCT period FROM hv_contacts

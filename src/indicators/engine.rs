@@ -1,0 +1,663 @@
+//! The indicator engine: runs each indicator's SQL, aggregates by breakdown and
+//! ward, and adds values, intervals, gaps, benchmarks, comparisons, trends,
+//! disclosure control and metadata. SQL says *what* is counted; this says how.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use datafusion::arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::prelude::SessionContext;
+
+use super::catalogue::{Breakdown, Indicator, Kind};
+use super::periods;
+use crate::disclosure::{self, Cell, Group, Policy};
+use crate::error::{Error, Result};
+use crate::stats::{self, Comparison, Interval, Polarity, Trend, Z95, Z998};
+
+/// The area the scorecard is for.
+#[derive(Debug, Clone)]
+pub struct Council {
+    pub code: String,
+    pub name: String,
+    pub region_code: String,
+}
+
+/// One scorecard row (the columns of shared/contracts.md), before publishing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub indicator_id: String,
+    pub indicator_name: String,
+    pub domain: String,
+    pub unit: String,
+    pub polarity: String,
+    pub period_key: String,
+    pub period: String,
+    pub period_start: chrono::NaiveDate,
+    pub period_end: chrono::NaiveDate,
+    pub area_type: String,
+    pub area_code: String,
+    pub area_name: String,
+    pub breakdown: String,
+    pub breakdown_value: String,
+    pub numerator: Option<i64>,
+    pub denominator: Option<i64>,
+    pub value: Option<f64>,
+    pub lower_95: Option<f64>,
+    pub upper_95: Option<f64>,
+    pub lower_998: Option<f64>,
+    pub upper_998: Option<f64>,
+    pub benchmark_area: Option<String>,
+    pub benchmark_value: Option<f64>,
+    pub comparison: String,
+    pub trend: String,
+    pub status_symbol: Option<String>,
+    /// Σ numerator² for means (not published).
+    pub numerator_sq: Option<f64>,
+}
+
+fn col_str(b: &RecordBatch, name: &str) -> Result<StringArray> {
+    let c = b
+        .column_by_name(name)
+        .ok_or_else(|| Error::internal(format!("indicator SQL result has no column `{name}`")))?;
+    let c = cast(c, &DataType::Utf8).map_err(Error::internal)?;
+    Ok(c.as_any().downcast_ref::<StringArray>().expect("utf8").clone())
+}
+
+fn col_i64(b: &RecordBatch, name: &str) -> Result<Int64Array> {
+    let c = b
+        .column_by_name(name)
+        .ok_or_else(|| Error::internal(format!("indicator SQL result has no column `{name}`")))?;
+    let c = cast(c, &DataType::Int64).map_err(Error::internal)?;
+    Ok(c.as_any().downcast_ref::<Int64Array>().expect("i64").clone())
+}
+
+fn col_f64(b: &RecordBatch, name: &str) -> Result<Float64Array> {
+    let c = b
+        .column_by_name(name)
+        .ok_or_else(|| Error::internal(format!("indicator SQL result has no column `{name}`")))?;
+    let c = cast(c, &DataType::Float64).map_err(Error::internal)?;
+    Ok(c.as_any().downcast_ref::<Float64Array>().expect("f64").clone())
+}
+
+fn opt<T: Array>(a: &T, i: usize) -> bool {
+    a.is_valid(i)
+}
+
+/// Substitute `{{la_code}}`, `{{la_name}}` in indicator SQL.
+pub fn render(sql: &str, council: &Council) -> String {
+    sql.replace("{{la_code}}", &council.code.replace('\'', "''"))
+        .replace("{{la_name}}", &council.name.replace('\'', "''"))
+        .replace("{{region_code}}", &council.region_code.replace('\'', "''"))
+}
+
+/// The aggregation the engine wraps around an indicator's SQL.
+pub fn aggregate_sql(ind: &Indicator, base: &str, council: &Council) -> String {
+    let sq = if ind.kind == Kind::Mean {
+        "CAST(SUM(numerator_sq) AS DOUBLE)"
+    } else {
+        "CAST(NULL AS DOUBLE)"
+    };
+    let la = format!(
+        "'local_authority' AS area_type, '{}' AS area_code, '{}' AS area_name",
+        council.code.replace('\'', "''"),
+        council.name.replace('\'', "''")
+    );
+    let sums = format!(
+        "CAST(SUM(numerator) AS BIGINT) AS numerator, CAST(SUM(denominator) AS BIGINT) AS denominator, {sq} AS numerator_sq"
+    );
+    let mut parts = vec![format!(
+        "SELECT CAST(period AS VARCHAR) AS period, {la}, 'all' AS breakdown, 'All' AS breakdown_value, {sums} FROM base GROUP BY period"
+    )];
+    for b in &ind.breakdowns {
+        let name = match b {
+            Breakdown::Group => ind.group_name.clone().unwrap_or_else(|| "group".into()),
+            other => other.as_str().to_string(),
+        };
+        if *b == Breakdown::Ward {
+            parts.push(format!(
+                "SELECT CAST(period AS VARCHAR) AS period, 'ward' AS area_type, CAST(ward_code AS VARCHAR) AS area_code, \
+                 CAST(MAX(ward_name) AS VARCHAR) AS area_name, 'all' AS breakdown, 'All' AS breakdown_value, {sums} \
+                 FROM base WHERE ward_code IS NOT NULL GROUP BY period, ward_code"
+            ));
+            continue;
+        }
+        let v = b.value_sql();
+        parts.push(format!(
+            "SELECT CAST(period AS VARCHAR) AS period, {la}, '{name}' AS breakdown, CAST({v} AS VARCHAR) AS breakdown_value, {sums} \
+             FROM base WHERE ({v}) IS NOT NULL GROUP BY period, {v}"
+        ));
+    }
+    format!("WITH base AS ({base}) {}", parts.join(" UNION ALL "))
+}
+
+/// Rows of a result with the standard columns (area, breakdown, counts).
+fn rows_from(ind: &Indicator, batches: &[RecordBatch], with_symbol: bool) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let period = col_str(b, "period")?;
+        let (at, ac, an) = (
+            col_str(b, "area_type")?,
+            col_str(b, "area_code")?,
+            col_str(b, "area_name")?,
+        );
+        let (bd, bv) = (col_str(b, "breakdown")?, col_str(b, "breakdown_value")?);
+        let (x, n) = (col_i64(b, "numerator")?, col_i64(b, "denominator")?);
+        let sq = if b.column_by_name("numerator_sq").is_some() {
+            Some(col_f64(b, "numerator_sq")?)
+        } else {
+            None
+        };
+        let value = if b.column_by_name("value").is_some() {
+            Some(col_f64(b, "value")?)
+        } else {
+            None
+        };
+        let symbol = if with_symbol && b.column_by_name("symbol").is_some() {
+            Some(col_str(b, "symbol")?)
+        } else {
+            None
+        };
+        for i in 0..b.num_rows() {
+            if !opt(&period, i) {
+                continue;
+            }
+            let key = period.value(i).to_string();
+            let Some(p) = periods::info(ind.period_type, &key) else {
+                return Err(Error::internal(format!(
+                    "indicator `{}`: period `{key}` is not a {:?} period",
+                    ind.id, ind.period_type
+                )));
+            };
+            let mut row = Row {
+                indicator_id: ind.id.clone(),
+                indicator_name: ind.name.clone(),
+                domain: ind.domain.as_str().into(),
+                unit: ind.kind.unit().into(),
+                polarity: polarity_str(ind.polarity).into(),
+                period_key: key,
+                period: p.label,
+                period_start: p.start,
+                period_end: p.end,
+                area_type: at.value(i).into(),
+                area_code: ac.value(i).into(),
+                area_name: if opt(&an, i) {
+                    an.value(i).into()
+                } else {
+                    String::new()
+                },
+                breakdown: bd.value(i).into(),
+                breakdown_value: bv.value(i).into(),
+                numerator: opt(&x, i).then(|| x.value(i)),
+                denominator: opt(&n, i).then(|| n.value(i)),
+                value: value.as_ref().and_then(|v| opt(v, i).then(|| v.value(i))),
+                lower_95: None,
+                upper_95: None,
+                lower_998: None,
+                upper_998: None,
+                benchmark_area: None,
+                benchmark_value: None,
+                comparison: Comparison::NotCompared.as_str().into(),
+                trend: Trend::CannotBeCalculated.as_str().into(),
+                status_symbol: symbol
+                    .as_ref()
+                    .and_then(|s| opt(s, i).then(|| s.value(i).to_string()))
+                    .map(|s| if s == "low" { "u".to_string() } else { s }),
+                numerator_sq: sq.as_ref().and_then(|v| opt(v, i).then(|| v.value(i))),
+            };
+            fill_values(ind.kind, &mut row)?;
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
+pub fn polarity_str(p: Polarity) -> &'static str {
+    match p {
+        Polarity::HigherIsBetter => "higher_is_better",
+        Polarity::LowerIsBetter => "lower_is_better",
+        Polarity::NotApplicable => "not_applicable",
+    }
+}
+
+/// Value and intervals from the counts.
+fn fill_values(kind: Kind, r: &mut Row) -> Result<()> {
+    if r.status_symbol.is_some() {
+        r.numerator = None;
+        r.denominator = None;
+        r.value = None;
+        return Ok(());
+    }
+    match kind {
+        Kind::Proportion => match (r.numerator, r.denominator) {
+            (Some(x), Some(n)) if n > 0 => {
+                let (x, n) = (x as f64, n as f64);
+                let a = stats::wilson(x, n, Z95)
+                    .map_err(|e| Error::internal(format!("{}: {e}", r.indicator_id)))?;
+                let b = stats::wilson(x, n, Z998)
+                    .map_err(|e| Error::internal(format!("{}: {e}", r.indicator_id)))?;
+                r.value = Some(100.0 * x / n);
+                (r.lower_95, r.upper_95) = (Some(100.0 * a.lower), Some(100.0 * a.upper));
+                (r.lower_998, r.upper_998) = (Some(100.0 * b.lower), Some(100.0 * b.upper));
+            }
+            (Some(_), Some(0)) => {
+                r.value = None;
+                r.status_symbol = Some("x".into());
+            }
+            _ => {
+                if r.value.is_none() {
+                    r.status_symbol.get_or_insert_with(|| "x".into());
+                }
+            }
+        },
+        Kind::Mean => match (r.numerator, r.denominator) {
+            (Some(x), Some(n)) if n > 0 => {
+                let (sum, n) = (x as f64, n as f64);
+                let mean = sum / n;
+                r.value = Some(mean);
+                if let Some(sq) = r.numerator_sq
+                    && n > 1.0
+                {
+                    let sd = ((sq - sum * sum / n) / (n - 1.0)).max(0.0).sqrt();
+                    let se = sd / n.sqrt();
+                    (r.lower_95, r.upper_95) = (Some(mean - Z95 * se), Some(mean + Z95 * se));
+                    (r.lower_998, r.upper_998) = (Some(mean - Z998 * se), Some(mean + Z998 * se));
+                }
+            }
+            _ => {
+                if r.value.is_none() {
+                    r.status_symbol.get_or_insert_with(|| "x".into());
+                }
+            }
+        },
+        Kind::Count => {
+            r.value = r.numerator.map(|x| x as f64);
+            r.denominator = None;
+        }
+        Kind::Gap => {}
+    }
+    Ok(())
+}
+
+/// Gap rows from the rows of the indicator it is a gap of (same period and area).
+fn gaps(ind: &Indicator, of_rows: &[Row]) -> Vec<Row> {
+    let spec = ind.gap.as_ref().expect("gap indicators have a spec");
+    let mut by_key: BTreeMap<(String, String, String), (Option<&Row>, Option<&Row>)> = BTreeMap::new();
+    for r in of_rows {
+        let key = (r.period_key.clone(), r.area_type.clone(), r.area_code.clone());
+        let e = by_key.entry(key).or_default();
+        if (r.breakdown.as_str(), r.breakdown_value.as_str())
+            == (spec.minuend.0.as_str(), spec.minuend.1.as_str())
+        {
+            e.0 = Some(r);
+        }
+        if (r.breakdown.as_str(), r.breakdown_value.as_str())
+            == (spec.subtrahend.0.as_str(), spec.subtrahend.1.as_str())
+        {
+            e.1 = Some(r);
+        }
+    }
+    let mut out = Vec::new();
+    for (_, pair) in by_key {
+        let (Some(a), Some(b)) = pair else { continue };
+        let mut r = a.clone();
+        r.indicator_id = ind.id.clone();
+        r.indicator_name = ind.name.clone();
+        r.domain = ind.domain.as_str().into();
+        r.unit = Kind::Gap.unit().into();
+        r.polarity = polarity_str(ind.polarity).into();
+        r.breakdown = "all".into();
+        r.breakdown_value = "All".into();
+        r.numerator = None;
+        r.denominator = None;
+        r.numerator_sq = None;
+        r.value = None;
+        (r.lower_95, r.upper_95, r.lower_998, r.upper_998) = (None, None, None, None);
+        r.status_symbol = None;
+        match (a.numerator, a.denominator, b.numerator, b.denominator) {
+            (Some(x1), Some(n1), Some(x2), Some(n2)) if n1 > 0 && n2 > 0 => {
+                let (x1, n1, x2, n2) = (x1 as f64, n1 as f64, x2 as f64, n2 as f64);
+                r.value = Some(100.0 * (x1 / n1 - x2 / n2));
+                if let (Ok(c), Ok(d)) = (
+                    stats::newcombe(x1, n1, x2, n2, Z95),
+                    stats::newcombe(x1, n1, x2, n2, Z998),
+                ) {
+                    (r.lower_95, r.upper_95) = (Some(100.0 * c.lower), Some(100.0 * c.upper));
+                    (r.lower_998, r.upper_998) = (Some(100.0 * d.lower), Some(100.0 * d.upper));
+                }
+            }
+            _ => {
+                r.status_symbol = Some(
+                    a.status_symbol
+                        .clone()
+                        .or(b.status_symbol.clone())
+                        .unwrap_or("x".into()),
+                )
+            }
+        }
+        out.push(r);
+    }
+    out
+}
+
+/// Suppress small cells of the council's own rows (child-level data), per
+/// indicator, period: the breakdowns and wards add up to the area's `all` row.
+pub fn apply_disclosure(
+    rows: &mut [Row],
+    policy: &Policy,
+    gap_sources: &HashMap<String, (String, String, String, String, String)>,
+) {
+    let mut cells_by: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if matches!(r.area_type.as_str(), "local_authority" | "ward") && r.unit != "percentage_points" {
+            cells_by
+                .entry((r.indicator_id.clone(), r.period_key.clone()))
+                .or_default()
+                .push(i);
+        }
+    }
+    for idx in cells_by.values() {
+        let mut cells: Vec<Cell> = idx
+            .iter()
+            .map(|i| {
+                let r = &rows[*i];
+                let x = r.numerator.unwrap_or(0);
+                let n = r.denominator.unwrap_or(x);
+                Cell::new(x, n)
+            })
+            .collect();
+        let pos = |bd: &str, v: &str, area: &str| {
+            idx.iter().position(|i| {
+                rows[*i].breakdown == bd && rows[*i].breakdown_value == v && rows[*i].area_type == area
+            })
+        };
+        let Some(total) = pos("all", "All", "local_authority") else {
+            continue;
+        };
+        let mut groups = Vec::new();
+        let mut by_breakdown: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (k, i) in idx.iter().enumerate() {
+            let r = &rows[*i];
+            if r.area_type == "ward" {
+                by_breakdown.entry("ward".into()).or_default().push(k);
+            } else if r.breakdown != "all" {
+                by_breakdown.entry(r.breakdown.clone()).or_default().push(k);
+            }
+        }
+        for children in by_breakdown.values() {
+            groups.push(Group {
+                parent: total,
+                children: children.clone(),
+            });
+        }
+        // FSM × sex cells add up to the FSM and sex rows too.
+        for (parent, kids) in [
+            (("fsm", "FSM"), ["FSM boys", "FSM girls"]),
+            (("fsm", "Not FSM"), ["Not FSM boys", "Not FSM girls"]),
+            (("sex", "Boys"), ["FSM boys", "Not FSM boys"]),
+            (("sex", "Girls"), ["FSM girls", "Not FSM girls"]),
+        ] {
+            if let Some(p) = pos(parent.0, parent.1, "local_authority") {
+                let children: Vec<usize> = kids
+                    .iter()
+                    .filter_map(|k| pos("fsm_sex", k, "local_authority"))
+                    .collect();
+                if !children.is_empty() {
+                    groups.push(Group { parent: p, children });
+                }
+            }
+        }
+        disclosure::suppress(&mut cells, &groups, policy);
+        for (k, c) in cells.iter().enumerate() {
+            if c.suppressed {
+                suppress_row(&mut rows[idx[k]], &policy.symbol);
+            }
+        }
+    }
+    // Gaps built on a suppressed row are suppressed too.
+    let suppressed: std::collections::HashSet<(String, String, String, String, String)> = rows
+        .iter()
+        .filter(|r| r.status_symbol.as_deref() == Some(policy.symbol.as_str()))
+        .map(|r| {
+            (
+                r.indicator_id.clone(),
+                r.period_key.clone(),
+                r.area_code.clone(),
+                r.breakdown.clone(),
+                r.breakdown_value.clone(),
+            )
+        })
+        .collect();
+    for r in rows.iter_mut().filter(|r| {
+        r.unit == "percentage_points" && matches!(r.area_type.as_str(), "local_authority" | "ward")
+    }) {
+        if let Some((of, b1, v1, b2, v2)) = gap_sources.get(&r.indicator_id) {
+            let hit = |b: &str, v: &str| {
+                suppressed.contains(&(
+                    of.clone(),
+                    r.period_key.clone(),
+                    r.area_code.clone(),
+                    b.to_string(),
+                    v.to_string(),
+                ))
+            };
+            if hit(b1, v1) || hit(b2, v2) {
+                suppress_row(r, &policy.symbol);
+            }
+        }
+    }
+}
+
+fn suppress_row(r: &mut Row, symbol: &str) {
+    r.numerator = None;
+    r.denominator = None;
+    r.value = None;
+    (r.lower_95, r.upper_95, r.lower_998, r.upper_998) = (None, None, None, None);
+    r.numerator_sq = None;
+    r.status_symbol = Some(symbol.to_string());
+}
+
+/// Benchmark values and comparisons (England by default), and trends.
+pub fn compare_and_trend(rows: &mut [Row], catalogue: &[Indicator]) {
+    let england: HashMap<(String, String, String, String), f64> = rows
+        .iter()
+        .filter(|r| r.area_type == "england")
+        .filter_map(|r| {
+            r.value.map(|v| {
+                (
+                    (
+                        r.indicator_id.clone(),
+                        r.period_key.clone(),
+                        r.breakdown.clone(),
+                        r.breakdown_value.clone(),
+                    ),
+                    v,
+                )
+            })
+        })
+        .collect();
+    for r in rows.iter_mut() {
+        if r.area_type == "england" {
+            continue;
+        }
+        let key = (
+            r.indicator_id.clone(),
+            r.period_key.clone(),
+            r.breakdown.clone(),
+            r.breakdown_value.clone(),
+        );
+        if let Some(b) = england.get(&key) {
+            r.benchmark_area = Some("England".into());
+            r.benchmark_value = Some(*b);
+            let polarity = catalogue
+                .iter()
+                .find(|i| i.id == r.indicator_id)
+                .map(|i| i.polarity)
+                .unwrap_or(Polarity::NotApplicable);
+            if let (Some(l), Some(u)) = (r.lower_95, r.upper_95) {
+                let wide = r
+                    .lower_998
+                    .zip(r.upper_998)
+                    .map(|(l, u)| Interval { lower: l, upper: u });
+                r.comparison = stats::compare(*b, Interval { lower: l, upper: u }, wide, polarity)
+                    .as_str()
+                    .into();
+            }
+        }
+    }
+    // Trends: proportions only, over the last five consecutive points of one series.
+    let mut series: BTreeMap<(String, String, String, String), Vec<usize>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        series
+            .entry((
+                r.indicator_id.clone(),
+                r.area_code.clone(),
+                r.breakdown.clone(),
+                r.breakdown_value.clone(),
+            ))
+            .or_default()
+            .push(i);
+    }
+    for idx in series.values() {
+        let first = &rows[idx[0]];
+        let Some(ind) = catalogue.iter().find(|i| i.id == first.indicator_id) else {
+            continue;
+        };
+        if ind.kind != Kind::Proportion {
+            continue;
+        }
+        let mut points: Vec<(i64, usize)> = idx
+            .iter()
+            .filter(|i| {
+                ind.series_start
+                    .as_ref()
+                    .is_none_or(|s| rows[**i].period_key >= *s)
+            })
+            .filter_map(|i| periods::info(ind.period_type, &rows[*i].period_key).map(|p| (p.ordinal, *i)))
+            .collect();
+        points.sort();
+        for k in 0..points.len() {
+            let i = points[k].1;
+            if rows[i].status_symbol.is_some() || k < 4 {
+                continue;
+            }
+            let window = &points[k - 4..=k];
+            let consecutive = window.windows(2).all(|w| w[1].0 == w[0].0 + 1);
+            let counts: Option<Vec<(f64, f64)>> = window
+                .iter()
+                .map(|(_, j)| match (rows[*j].numerator, rows[*j].denominator) {
+                    (Some(x), Some(n)) if n > 0 => Some((x as f64, n as f64)),
+                    _ => None,
+                })
+                .collect();
+            if let (true, Some(c)) = (consecutive, counts)
+                && let Ok(t) = stats::trend(&c)
+            {
+                rows[i].trend = t.as_str().into();
+            }
+        }
+    }
+}
+
+/// Compute every indicator of `catalogue` over the tables registered in `ctx`.
+pub async fn compute(
+    ctx: &SessionContext,
+    catalogue: &[Indicator],
+    sql_dir: &Path,
+    council: &Council,
+    policy: &Policy,
+) -> Result<Vec<Row>> {
+    register_views(ctx, sql_dir, council).await?;
+    let mut rows: Vec<Row> = Vec::new();
+    let mut gap_sources = HashMap::new();
+    for ind in catalogue.iter().filter(|i| i.kind != Kind::Gap) {
+        let path = ind.sql_file(sql_dir).expect("non-gap indicators have SQL");
+        let base = std::fs::read_to_string(&path).map_err(|e| Error::config(&path, e.to_string()))?;
+        let sql = aggregate_sql(ind, render(&base, council).trim().trim_end_matches(';'), council);
+        let batches = run_sql(ctx, &sql, &path).await?;
+        rows.extend(rows_from(ind, &batches, false)?);
+        if let Some(b) = &ind.benchmark_sql {
+            let bpath = sql_dir.join(b);
+            let bsql = std::fs::read_to_string(&bpath).map_err(|e| Error::config(&bpath, e.to_string()))?;
+            let batches = run_sql(ctx, render(&bsql, council).trim().trim_end_matches(';'), &bpath).await?;
+            rows.extend(rows_from(ind, &batches, true)?);
+        }
+    }
+    for ind in catalogue.iter().filter(|i| i.kind == Kind::Gap) {
+        let spec = ind.gap.as_ref().expect("checked");
+        let of: Vec<Row> = rows
+            .iter()
+            .filter(|r| r.indicator_id == spec.of)
+            .cloned()
+            .collect();
+        rows.extend(gaps(ind, &of));
+        gap_sources.insert(
+            ind.id.clone(),
+            (
+                spec.of.clone(),
+                spec.minuend.0.clone(),
+                spec.minuend.1.clone(),
+                spec.subtrahend.0.clone(),
+                spec.subtrahend.1.clone(),
+            ),
+        );
+    }
+    apply_disclosure(&mut rows, policy, &gap_sources);
+    compare_and_trend(&mut rows, catalogue);
+    rows.sort_by(|a, b| {
+        (
+            &a.indicator_id,
+            &a.period_key,
+            &a.area_type,
+            &a.area_code,
+            &a.breakdown,
+            &a.breakdown_value,
+        )
+            .cmp(&(
+                &b.indicator_id,
+                &b.period_key,
+                &b.area_type,
+                &b.area_code,
+                &b.breakdown,
+                &b.breakdown_value,
+            ))
+    });
+    Ok(rows)
+}
+
+/// Register `views/<name>.sql` as view `<name>` (shared building blocks, e.g. a
+/// child's outcomes), in file-name order.
+pub async fn register_views(ctx: &SessionContext, sql_dir: &Path, council: &Council) -> Result<()> {
+    let dir = sql_dir.join("views");
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    let mut files: Vec<_> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    for f in files {
+        let name = f.file_stem().unwrap_or_default().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&f).map_err(|e| Error::config(&f, e.to_string()))?;
+        let sql = format!(
+            "CREATE OR REPLACE VIEW {name} AS {}",
+            render(&text, council).trim().trim_end_matches(';')
+        );
+        ctx.sql(&sql)
+            .await
+            .map_err(|e| Error::config(&f, format!("view does not plan: {e}")))?;
+    }
+    Ok(())
+}
+
+async fn run_sql(ctx: &SessionContext, sql: &str, file: &Path) -> Result<Vec<RecordBatch>> {
+    let df = ctx
+        .sql(sql)
+        .await
+        .map_err(|e| Error::config(file, format!("SQL does not plan: {e}")))?;
+    df.collect()
+        .await
+        .map_err(|e| Error::internal(format!("{}: {e}", file.display())))
+}

@@ -1,0 +1,198 @@
+//! Indicators: the catalogue and SQL under `pipelines/indicators/`, the engine
+//! that computes them with the public-health statistics, and publishing.
+
+pub mod catalogue;
+pub mod engine;
+pub mod periods;
+pub mod publish;
+pub mod udf;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+
+use crate::config::Project;
+use crate::error::{ConfigIssue, Error, Result};
+use crate::storage::Storage;
+
+pub use engine::{Council, Row};
+
+/// Reference tables (all text columns, as the seeds ship).
+const REF_TABLES: &[(&str, &[&str])] = &[
+    ("ref_lsoa", &["lsoa_code", "ward_code", "ward_name", "imd_decile"]),
+    ("ref_lsoa_imd", &["lsoa_code", "imd_decile"]),
+    (
+        "ref_ethnicity_groups",
+        &["scheme", "code", "description", "major_group"],
+    ),
+    ("ref_asq3_cutoffs", &["interval_months", "domain", "cutoff"]),
+    (
+        "ref_population_estimates",
+        &["area_code", "year", "age", "population"],
+    ),
+];
+
+pub fn council(project: &Project) -> Council {
+    Council {
+        code: project.council.area_code.clone(),
+        name: project.council.name.clone(),
+        region_code: project.council.region_code.clone().unwrap_or_default(),
+    }
+}
+
+pub fn dir(project: &Path) -> PathBuf {
+    project.join("pipelines").join("indicators")
+}
+
+/// A DataFusion session with every curated and reference table of the lake
+/// registered under its table name, and the startwell functions.
+pub async fn lake_session(project: &Project, storage: &Storage) -> Result<SessionContext> {
+    let ctx = SessionContext::new();
+    udf::register(&ctx);
+    let mut tables: Vec<String> = project.plan.sources.iter().map(|s| s.table.clone()).collect();
+    tables.extend(REF_TABLES.iter().map(|(t, _)| t.to_string()));
+    tables.sort();
+    tables.dedup();
+    for name in tables {
+        let t = storage.table(&name).await?;
+        if t.version().is_some() {
+            t.update_datafusion_session(&ctx.state())?;
+            ctx.register_table(name.as_str(), t.table_provider().await?)?;
+        } else if let Some(plan) = project.plan.sources.iter().find(|s| s.table == name) {
+            // Not ingested yet: an empty table of the right shape.
+            let empty = MemTable::try_new(plan.schema.clone(), vec![vec![]])?;
+            ctx.register_table(name.as_str(), Arc::new(empty))?;
+        }
+    }
+    Ok(ctx)
+}
+
+/// Compute and publish the scorecard; returns its rows.
+pub async fn build_scorecard(project: &Project, storage: &Storage, run_id: &str) -> Result<Vec<Row>> {
+    let mut issues: Vec<ConfigIssue> = Vec::new();
+    let d = dir(&project.dir);
+    let catalogue = catalogue::load(&d, &mut issues);
+    if !issues.is_empty() {
+        return Err(Error::Config(issues));
+    }
+    let ctx = lake_session(project, storage).await?;
+    let council = council(project);
+    let rows = engine::compute(&ctx, &catalogue, &d, &council, &project.disclosure).await?;
+    publish::publish(storage, &rows, run_id).await?;
+    Ok(rows)
+}
+
+/// Plan every indicator's SQL against empty tables of the curated schemas, so
+/// `validate` finds unknown columns and syntax errors without touching data.
+pub async fn validate(project: &Project) -> Vec<ConfigIssue> {
+    let mut issues = Vec::new();
+    let d = dir(&project.dir);
+    let catalogue = catalogue::load(&d, &mut issues);
+    let ctx = SessionContext::new();
+    udf::register(&ctx);
+    for s in &project.plan.sources {
+        if let Ok(t) = MemTable::try_new(s.schema.clone(), vec![vec![]]) {
+            let _ = ctx.register_table(s.table.as_str(), Arc::new(t));
+        }
+    }
+    for (name, cols) in REF_TABLES {
+        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(
+            cols.iter()
+                .map(|c| {
+                    datafusion::arrow::datatypes::Field::new(
+                        *c,
+                        datafusion::arrow::datatypes::DataType::Utf8,
+                        true,
+                    )
+                })
+                .collect::<Vec<_>>(),
+        ));
+        if let Ok(t) = MemTable::try_new(schema, vec![vec![]]) {
+            let _ = ctx.register_table(*name, Arc::new(t));
+        }
+    }
+    let council = council(project);
+    if let Err(e) = engine::register_views(&ctx, &d, &council).await {
+        if let Error::Config(mut v) = e {
+            issues.append(&mut v);
+        }
+        return issues;
+    }
+    for ind in &catalogue {
+        let files = ind
+            .sql_file(&d)
+            .map(|f| (f, true))
+            .into_iter()
+            .chain(ind.benchmark_sql.as_ref().map(|b| (d.join(b), false)));
+        for (file, wrap) in files {
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            let base = engine::render(&text, &council);
+            let base = base.trim().trim_end_matches(';');
+            let sql = if wrap {
+                engine::aggregate_sql(ind, base, &council)
+            } else {
+                base.to_string()
+            };
+            if let Err(e) = ctx.sql(&sql).await {
+                issues.push(ConfigIssue {
+                    file: file.clone(),
+                    message: format!("indicator `{}`: {e}", ind.id),
+                });
+            }
+        }
+    }
+    issues
+}
+
+/// The demo's short human summary: the headline indicators for the council's
+/// latest period, with 95% intervals and the comparison with England.
+pub fn headline(rows: &[Row]) -> String {
+    const IDS: &[&str] = &[
+        "sr_gld",
+        "sr_gld_fsm_gap",
+        "sr_gld_fsm_boys_gap",
+        "cc_2yo_takeup",
+        "hv_nbv_14d",
+        "hv_asq_all_five",
+    ];
+    let mut out =
+        String::from("Headline indicators (council, latest period, 95% interval, compared with England):\n");
+    for id in IDS {
+        let latest = rows
+            .iter()
+            .filter(|r| r.indicator_id == *id && r.area_type == "local_authority" && r.breakdown == "all")
+            .max_by_key(|r| r.period_start);
+        let Some(r) = latest else {
+            out.push_str(&format!("  {id:<22} no data\n"));
+            continue;
+        };
+        let unit = if r.unit == "percentage_points" {
+            " pp"
+        } else if r.unit == "percent" {
+            "%"
+        } else {
+            ""
+        };
+        let value = match (r.value, r.lower_95, r.upper_95) {
+            (Some(v), Some(l), Some(u)) => format!("{v:.1}{unit} ({l:.1}–{u:.1})"),
+            (Some(v), _, _) => format!("{v:.1}{unit}"),
+            _ => format!(
+                "{} (suppressed or not available)",
+                r.status_symbol.as_deref().unwrap_or("x")
+            ),
+        };
+        let bench = match r.benchmark_value {
+            Some(b) => format!("England {b:.1}{unit}: {}", r.comparison),
+            None => "no England value".to_string(),
+        };
+        out.push_str(&format!(
+            "  {:<22} {:<12} {:<28} {}\n",
+            id, r.period, value, bench
+        ));
+    }
+    out
+}

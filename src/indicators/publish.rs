@@ -1,0 +1,129 @@
+//! Publishing the scorecard: history as a Delta table (one version per run),
+//! the latest as `outputs/scorecard.parquet` and `outputs/scorecard.csv`, each
+//! written atomically (one whole-object put: readers see the old or the new file).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::parquet::arrow::ArrowWriter;
+use deltalake::operations::write::WriteBuilder;
+use deltalake::protocol::SaveMode;
+
+use super::engine::Row;
+use crate::check::date32;
+use crate::error::{Error, Result};
+use crate::storage::Storage;
+
+pub const HISTORY_TABLE: &str = "scorecard";
+
+/// The published columns and types (shared/contracts.md).
+pub fn schema() -> SchemaRef {
+    let s = |n: &str| Field::new(n, DataType::Utf8, true);
+    let i = |n: &str| Field::new(n, DataType::Int64, true);
+    let f = |n: &str| Field::new(n, DataType::Float64, true);
+    let d = |n: &str| Field::new(n, DataType::Date32, true);
+    Arc::new(Schema::new(vec![
+        s("indicator_id"),
+        s("indicator_name"),
+        s("domain"),
+        s("unit"),
+        s("polarity"),
+        s("period"),
+        d("period_start"),
+        d("period_end"),
+        s("area_type"),
+        s("area_code"),
+        s("area_name"),
+        s("breakdown"),
+        s("breakdown_value"),
+        i("numerator"),
+        i("denominator"),
+        f("value"),
+        f("lower_95"),
+        f("upper_95"),
+        f("lower_998"),
+        f("upper_998"),
+        s("benchmark_area"),
+        f("benchmark_value"),
+        s("comparison"),
+        s("trend"),
+        s("status_symbol"),
+        s("run_id"),
+    ]))
+}
+
+pub fn to_batch(rows: &[Row], run_id: &str) -> Result<RecordBatch> {
+    let s = |f: fn(&Row) -> &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(rows.iter().map(f))) };
+    let so =
+        |f: fn(&Row) -> Option<&str>| -> ArrayRef { Arc::new(StringArray::from_iter(rows.iter().map(f))) };
+    let i = |f: fn(&Row) -> Option<i64>| -> ArrayRef { Arc::new(Int64Array::from_iter(rows.iter().map(f))) };
+    let fl =
+        |f: fn(&Row) -> Option<f64>| -> ArrayRef { Arc::new(Float64Array::from_iter(rows.iter().map(f))) };
+    let d = |f: fn(&Row) -> chrono::NaiveDate| -> ArrayRef {
+        Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| date32(f(r)))))
+    };
+    RecordBatch::try_new(
+        schema(),
+        vec![
+            s(|r| &r.indicator_id),
+            s(|r| &r.indicator_name),
+            s(|r| &r.domain),
+            s(|r| &r.unit),
+            s(|r| &r.polarity),
+            s(|r| &r.period),
+            d(|r| r.period_start),
+            d(|r| r.period_end),
+            s(|r| &r.area_type),
+            s(|r| &r.area_code),
+            s(|r| &r.area_name),
+            s(|r| &r.breakdown),
+            s(|r| &r.breakdown_value),
+            i(|r| r.numerator),
+            i(|r| r.denominator),
+            fl(|r| r.value),
+            fl(|r| r.lower_95),
+            fl(|r| r.upper_95),
+            fl(|r| r.lower_998),
+            fl(|r| r.upper_998),
+            so(|r| r.benchmark_area.as_deref()),
+            fl(|r| r.benchmark_value),
+            s(|r| &r.comparison),
+            s(|r| &r.trend),
+            so(|r| r.status_symbol.as_deref()),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|_| run_id))),
+        ],
+    )
+    .map_err(Error::internal)
+}
+
+/// Write the scorecard: Delta history first, then the two output files.
+pub async fn publish(storage: &Storage, rows: &[Row], run_id: &str) -> Result<()> {
+    let batch = to_batch(rows, run_id)?;
+    let t = storage.table(HISTORY_TABLE).await?;
+    let snapshot = t.snapshot().ok().map(|s| s.snapshot().clone());
+    WriteBuilder::new(t.log_store(), snapshot)
+        .with_input_batches([batch.clone()])
+        // Each version is one run's whole scorecard: time travel reads any earlier one.
+        .with_save_mode(SaveMode::Overwrite)
+        .with_table_name(HISTORY_TABLE)
+        .await?;
+
+    let mut parquet = Vec::new();
+    {
+        let mut w = ArrowWriter::try_new(&mut parquet, batch.schema(), None).map_err(Error::internal)?;
+        w.write(&batch).map_err(Error::internal)?;
+        w.close().map_err(Error::internal)?;
+    }
+    storage.put("outputs/scorecard.parquet", parquet.into()).await?;
+
+    let mut csv = Vec::new();
+    {
+        let mut w = datafusion::arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut csv);
+        w.write(&batch).map_err(Error::internal)?;
+    }
+    storage.put("outputs/scorecard.csv", csv.into()).await?;
+    Ok(())
+}

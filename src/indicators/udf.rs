@@ -1,0 +1,256 @@
+//! The statistics as DataFusion scalar functions, usable from any indicator SQL:
+//! `wilson_lower(x, n, z)`, `wilson_upper(x, n, z)` (percent, 0–100),
+//! `z95()`, `z998()` and `imd_quintile(decile)`. Invalid input is an execution
+//! error naming the function, never a number.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, Date32Array, Float64Array, Int64Array, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
+
+use crate::stats::{Z95, Z998, wilson};
+
+fn to_f64(v: &ColumnarValue, rows: usize) -> Result<Float64Array> {
+    let a = v.clone().into_array(rows)?;
+    let a = cast(&a, &DataType::Float64)?;
+    Ok(a.as_any()
+        .downcast_ref::<Float64Array>()
+        .expect("cast to f64")
+        .clone())
+}
+
+fn wilson_udf(name: &'static str, upper: bool) -> ScalarUDF {
+    let f = move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let rows = args
+            .iter()
+            .find_map(|a| match a {
+                ColumnarValue::Array(a) => Some(a.len()),
+                _ => None,
+            })
+            .unwrap_or(1);
+        let (x, n, z) = (
+            to_f64(&args[0], rows)?,
+            to_f64(&args[1], rows)?,
+            to_f64(&args[2], rows)?,
+        );
+        let mut out = Vec::with_capacity(rows);
+        for i in 0..rows {
+            if x.is_null(i) || n.is_null(i) || z.is_null(i) {
+                out.push(None);
+                continue;
+            }
+            let ci = wilson(x.value(i), n.value(i), z.value(i))
+                .map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))?;
+            out.push(Some(100.0 * if upper { ci.upper } else { ci.lower }));
+        }
+        let arr: ArrayRef = Arc::new(Float64Array::from(out));
+        if args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&arr, 0)?))
+        } else {
+            Ok(ColumnarValue::Array(arr))
+        }
+    };
+    create_udf(
+        name,
+        vec![DataType::Float64, DataType::Float64, DataType::Float64],
+        DataType::Float64,
+        Volatility::Immutable,
+        Arc::new(f),
+    )
+}
+
+fn constant(name: &'static str, v: f64) -> ScalarUDF {
+    create_udf(
+        name,
+        vec![],
+        DataType::Float64,
+        Volatility::Immutable,
+        Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Float64(Some(v))))),
+    )
+}
+
+fn quintile_udf() -> ScalarUDF {
+    let f = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let rows = match &args[0] {
+            ColumnarValue::Array(a) => a.len(),
+            _ => 1,
+        };
+        let a = cast(&args[0].clone().into_array(rows)?, &DataType::Int64)?;
+        let d = a.as_any().downcast_ref::<Int64Array>().expect("cast to i64");
+        let out: Int64Array = d.iter().map(|v| v.and_then(crate::seeds::imd_quintile)).collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    };
+    create_udf(
+        "imd_quintile",
+        vec![DataType::Int64],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(f),
+    )
+}
+
+fn dates(v: &ColumnarValue, rows: usize) -> Result<Vec<Option<chrono::NaiveDate>>> {
+    let a = cast(&v.clone().into_array(rows)?, &DataType::Date32)?;
+    let a = a.as_any().downcast_ref::<Date32Array>().expect("date32");
+    Ok((0..a.len())
+        .map(|i| {
+            a.is_valid(i)
+                .then(|| epoch() + chrono::Duration::days(a.value(i) as i64))
+        })
+        .collect())
+}
+
+fn epoch() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")
+}
+
+fn rows_of(args: &[ColumnarValue]) -> usize {
+    args.iter()
+        .find_map(|a| match a {
+            ColumnarValue::Array(a) => Some(a.len()),
+            _ => None,
+        })
+        .unwrap_or(1)
+}
+
+/// `add_days(date, n)` and `add_months(date, n)` (calendar months, clamped to the month's end).
+fn shift_udf(name: &'static str, months: bool) -> ScalarUDF {
+    let f = move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let rows = rows_of(args);
+        let d = dates(&args[0], rows)?;
+        let n = cast(&args[1].clone().into_array(rows)?, &DataType::Int64)?;
+        let n = n.as_any().downcast_ref::<Int64Array>().expect("i64");
+        let out: Date32Array = (0..rows)
+            .map(|i| {
+                let (Some(d), true) = (d[i], n.is_valid(i)) else {
+                    return None;
+                };
+                let k = n.value(i);
+                let shifted = if months {
+                    if k >= 0 {
+                        d.checked_add_months(chrono::Months::new(k as u32))
+                    } else {
+                        d.checked_sub_months(chrono::Months::new((-k) as u32))
+                    }
+                } else {
+                    d.checked_add_signed(chrono::Duration::days(k))
+                };
+                shifted.map(|s| (s - epoch()).num_days() as i32)
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    };
+    create_udf(
+        name,
+        vec![DataType::Date32, DataType::Int64],
+        DataType::Date32,
+        Volatility::Immutable,
+        Arc::new(f),
+    )
+}
+
+/// `fy_quarter(date)`: the financial-year quarter key, e.g. `2024-25-Q1` for May 2024.
+fn fy_quarter_udf() -> ScalarUDF {
+    let f = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        use chrono::Datelike;
+        let rows = rows_of(args);
+        let d = dates(&args[0], rows)?;
+        let out: StringArray = d
+            .iter()
+            .map(|d| {
+                d.map(|d| {
+                    let fy = if d.month() >= 4 { d.year() } else { d.year() - 1 };
+                    let q = ((d.month() + 8) % 12) / 3 + 1;
+                    format!("{fy}-{:02}-Q{q}", (fy + 1) % 100)
+                })
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    };
+    create_udf(
+        "fy_quarter",
+        vec![DataType::Date32],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(f),
+    )
+}
+
+/// Register every startwell function with `ctx`.
+pub fn register(ctx: &SessionContext) {
+    ctx.register_udf(shift_udf("add_days", false));
+    ctx.register_udf(shift_udf("add_months", true));
+    ctx.register_udf(fy_quarter_udf());
+    ctx.register_udf(wilson_udf("wilson_lower", false));
+    ctx.register_udf(wilson_udf("wilson_upper", true));
+    ctx.register_udf(constant("z95", Z95));
+    ctx.register_udf(constant("z998", Z998));
+    ctx.register_udf(quintile_udf());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn functions_work_from_sql_and_refuse_bad_input() {
+        let ctx = SessionContext::new();
+        register(&ctx);
+        let b = ctx
+            .sql("SELECT wilson_lower(65, 100, z95()) AS l, wilson_upper(65, 100, z95()) AS u, imd_quintile(3) AS q")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let f = |i: usize| {
+            b[0].column(i)
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .unwrap()
+                .value(0)
+        };
+        assert!((f(0) - 55.2544).abs() < 1e-3 && (f(1) - 73.6358).abs() < 1e-3);
+        let q = b[0]
+            .column(2)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(0);
+        assert_eq!(q, 2);
+        let b = ctx
+            .sql(
+                "SELECT fy_quarter(DATE '2024-05-31') AS a, fy_quarter(DATE '2025-03-31') AS b, \
+                  add_months(DATE '2024-01-31', 1) AS c, add_days(DATE '2024-03-01', -1) AS d",
+            )
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&b)
+            .unwrap()
+            .to_string();
+        assert!(
+            text.contains("2024-25-Q1") && text.contains("2024-25-Q4"),
+            "{text}"
+        );
+        assert!(
+            text.contains("2024-02-29") && text.contains("2024-02-29"),
+            "{text}"
+        );
+        let err = ctx
+            .sql("SELECT wilson_lower(5, 3, z95())")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("wilson_lower"), "{err}");
+    }
+}
