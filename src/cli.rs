@@ -66,8 +66,10 @@ pub enum Command {
         #[arg(long, default_value_t = 20_250_901)]
         seed: u64,
     },
-    /// Check the whole project (configuration, schemas, seeds) without touching data.
+    /// Check the whole project (configuration, schemas, seeds, indicator SQL) without touching data.
     Validate,
+    /// Run the indicator fixtures (`pipelines/indicators/tests/*.toml`): rows in, indicator rows out.
+    Test,
 }
 
 fn init_logging(format: LogFormat) {
@@ -119,6 +121,32 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 p.seeds.postcodes.len()
             );
             Ok(())
+        }
+        Command::Test => {
+            let p = load_project(&project_dir)?;
+            let report = crate::indicators::fixtures::run_all(&p).await?;
+            for f in &report.failures {
+                println!("FAIL {}: {}", f.file.display(), f.message);
+            }
+            for id in &report.untested {
+                println!("UNTESTED {id}: no fixture checks this indicator");
+            }
+            println!(
+                "{} fixture files, {} checks: {} passed, {} failed",
+                report.files,
+                report.checks,
+                report.checks.saturating_sub(report.failures.len()),
+                report.failures.len()
+            );
+            if report.failures.is_empty() && report.untested.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::DataRefused(format!(
+                    "{} indicator fixture check(s) failed, {} indicator(s) untested",
+                    report.failures.len(),
+                    report.untested.len()
+                )))
+            }
         }
         Command::Generate {
             out,

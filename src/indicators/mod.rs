@@ -3,6 +3,7 @@
 
 pub mod catalogue;
 pub mod engine;
+pub mod fixtures;
 pub mod periods;
 pub mod publish;
 pub mod udf;

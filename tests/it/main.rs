@@ -5,3 +5,4 @@ mod identifiers;
 mod ingest;
 mod kill;
 mod memory_store;
+mod scorecard;

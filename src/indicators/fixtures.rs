@@ -1,0 +1,401 @@
+//! Indicators tested like code: fixture files (`pipelines/indicators/tests/*.toml`)
+//! give a few rows of curated tables and the indicator rows expected from them.
+//! `startwell test` runs them all; `cargo test` does too. No recompile to add a case.
+//!
+//! ```toml
+//! description = "what the case shows"
+//! threshold = 1            # disclosure threshold for this case (default 1: nothing suppressed)
+//! [tables.eyfsp]
+//! columns = ["period", "sex", "fsm", "elg_speaking"]
+//! rows = [["2023-24", "M", true, "2"]]
+//! [[expect]]
+//! indicator = "sr_elg_speaking"
+//! period = "2023/24"
+//! breakdown = "sex"          # default all
+//! breakdown_value = "Boys"   # default All
+//! numerator = 1
+//! denominator = 1
+//! value = 100.0              # compared to 1 decimal place
+//! status_symbol = "c"        # or "" for none
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use serde::Deserialize;
+
+use super::catalogue::{self, Kind};
+use super::engine::{self, Row};
+use crate::config::Project;
+use crate::disclosure::Policy;
+use crate::error::{ConfigIssue, Error, Result};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixture {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "one")]
+    pub threshold: i64,
+    #[serde(default)]
+    pub tables: BTreeMap<String, FixtureTable>,
+    #[serde(default)]
+    pub expect: Vec<Expect>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureTable {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<toml::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub indicator: String,
+    pub period: String,
+    #[serde(default = "local_authority")]
+    pub area_type: String,
+    #[serde(default)]
+    pub area_code: Option<String>,
+    #[serde(default = "all")]
+    pub breakdown: String,
+    #[serde(default = "all_value")]
+    pub breakdown_value: String,
+    #[serde(default)]
+    pub numerator: Option<i64>,
+    #[serde(default)]
+    pub denominator: Option<i64>,
+    #[serde(default)]
+    pub value: Option<f64>,
+    #[serde(default)]
+    pub status_symbol: Option<String>,
+    #[serde(default)]
+    pub comparison: Option<String>,
+    #[serde(default)]
+    pub trend: Option<String>,
+    /// `false`: no such row may be published (e.g. a missing period).
+    #[serde(default = "yes")]
+    pub present: bool,
+}
+
+fn local_authority() -> String {
+    "local_authority".into()
+}
+fn all() -> String {
+    "all".into()
+}
+fn all_value() -> String {
+    "All".into()
+}
+fn yes() -> bool {
+    true
+}
+
+pub fn dir(project: &Path) -> PathBuf {
+    super::dir(project).join("tests")
+}
+
+/// One failed expectation or a fixture that could not run.
+#[derive(Debug)]
+pub struct Failure {
+    pub file: PathBuf,
+    pub message: String,
+}
+
+/// What a run of the fixtures found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub files: usize,
+    pub checks: usize,
+    pub failures: Vec<Failure>,
+    /// Catalogue indicators no fixture checks.
+    pub untested: Vec<String>,
+}
+
+fn column(ty: &DataType, values: &[Option<&toml::Value>], file: &Path, name: &str) -> Result<ArrayRef> {
+    let bad = |v: &toml::Value| Error::config(file, format!("column `{name}`: value {v} does not fit {ty}"));
+    Ok(match ty {
+        DataType::Utf8 => Arc::new(StringArray::from(
+            values
+                .iter()
+                .map(|v| v.map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+                .collect::<Vec<_>>(),
+        )),
+        DataType::Int64 => Arc::new(Int64Array::from(
+            values
+                .iter()
+                .map(|v| v.map(|v| v.as_integer().ok_or_else(|| bad(v))).transpose())
+                .collect::<Result<Vec<_>>>()?,
+        )),
+        DataType::Float64 => Arc::new(Float64Array::from(
+            values
+                .iter()
+                .map(|v| {
+                    v.map(|v| {
+                        v.as_float()
+                            .or(v.as_integer().map(|i| i as f64))
+                            .ok_or_else(|| bad(v))
+                    })
+                    .transpose()
+                })
+                .collect::<Result<Vec<_>>>()?,
+        )),
+        DataType::Boolean => Arc::new(BooleanArray::from(
+            values
+                .iter()
+                .map(|v| v.map(|v| v.as_bool().ok_or_else(|| bad(v))).transpose())
+                .collect::<Result<Vec<_>>>()?,
+        )),
+        DataType::Date32 => Arc::new(Date32Array::from(
+            values
+                .iter()
+                .map(|v| {
+                    v.map(|v| {
+                        v.as_str()
+                            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                            .map(crate::check::date32)
+                            .ok_or_else(|| bad(v))
+                    })
+                    .transpose()
+                })
+                .collect::<Result<Vec<_>>>()?,
+        )),
+        other => return Err(Error::internal(format!("fixture column type {other}"))),
+    })
+}
+
+/// A session holding the fixture's tables (typed by the curated schemas; columns
+/// not given are null), the reference seeds, and empty versions of the rest.
+async fn session(project: &Project, fx: &Fixture, file: &Path) -> Result<SessionContext> {
+    let ctx = SessionContext::new();
+    super::udf::register(&ctx);
+    let mut schemas: BTreeMap<String, Arc<Schema>> = BTreeMap::new();
+    for s in &project.plan.sources {
+        schemas.insert(s.table.clone(), s.schema.clone());
+    }
+    for (name, cols) in super::REF_TABLES {
+        let fields: Vec<Field> = cols
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, true))
+            .collect();
+        schemas.insert(name.to_string(), Arc::new(Schema::new(fields)));
+    }
+    for (name, schema) in &schemas {
+        let batch = match fx.tables.get(name) {
+            Some(t) => {
+                for c in &t.columns {
+                    if schema.field_with_name(c).is_err() {
+                        return Err(Error::config(file, format!("table `{name}` has no column `{c}`")));
+                    }
+                }
+                let mut arrays = Vec::new();
+                for f in schema.fields() {
+                    let pos = t.columns.iter().position(|c| c == f.name());
+                    let values: Vec<Option<&toml::Value>> =
+                        t.rows.iter().map(|r| pos.and_then(|p| r.get(p))).collect();
+                    arrays.push(column(f.data_type(), &values, file, f.name())?);
+                }
+                vec![RecordBatch::try_new(schema.clone(), arrays).map_err(Error::internal)?]
+            }
+            None if name.starts_with("ref_") => {
+                // The shipped seeds, as the lake holds them.
+                seed_batch(project, name, schema)?.into_iter().collect()
+            }
+            None => vec![],
+        };
+        let t = MemTable::try_new(schema.clone(), vec![batch])?;
+        ctx.register_table(name.as_str(), Arc::new(t))?;
+    }
+    for t in fx.tables.keys() {
+        if !schemas.contains_key(t) {
+            return Err(Error::config(file, format!("unknown table `{t}`")));
+        }
+    }
+    Ok(ctx)
+}
+
+fn seed_batch(project: &Project, table: &str, schema: &Arc<Schema>) -> Result<Option<RecordBatch>> {
+    let file = match table {
+        "ref_asq3_cutoffs" => crate::seeds::ASQ3,
+        "ref_population_estimates" => crate::seeds::POPULATION,
+        "ref_lsoa_imd" => crate::seeds::IMD,
+        "ref_ethnicity_groups" => crate::seeds::ETHNICITY,
+        _ => return Ok(None),
+    };
+    let path = project.seeds.dir.join(file);
+    let mut rdr = csv::Reader::from_path(&path).map_err(|e| Error::config(&path, e.to_string()))?;
+    let rows: Vec<csv::StringRecord> = rdr
+        .records()
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::config(&path, e.to_string()))?;
+    let arrays: Vec<ArrayRef> = (0..schema.fields().len())
+        .map(|i| {
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.get(i).unwrap_or("")),
+            )) as ArrayRef
+        })
+        .collect();
+    Ok(Some(
+        RecordBatch::try_new(schema.clone(), arrays).map_err(Error::internal)?,
+    ))
+}
+
+fn check(e: &Expect, rows: &[Row]) -> Option<String> {
+    let found: Vec<&Row> = rows
+        .iter()
+        .filter(|r| {
+            r.indicator_id == e.indicator
+                && r.period == e.period
+                && r.area_type == e.area_type
+                && e.area_code.as_ref().is_none_or(|c| &r.area_code == c)
+                && r.breakdown == e.breakdown
+                && r.breakdown_value == e.breakdown_value
+        })
+        .collect();
+    let what = format!(
+        "{} {} {} {}={}",
+        e.indicator, e.period, e.area_type, e.breakdown, e.breakdown_value
+    );
+    if !e.present {
+        return (!found.is_empty()).then(|| format!("{what}: expected no row, found {}", found.len()));
+    }
+    let [r] = found.as_slice() else {
+        return Some(format!("{what}: expected one row, found {}", found.len()));
+    };
+    let mut diffs = Vec::new();
+    if let Some(x) = e.numerator
+        && r.numerator != Some(x)
+    {
+        diffs.push(format!("numerator {:?} (expected {x})", r.numerator));
+    }
+    if let Some(n) = e.denominator
+        && r.denominator != Some(n)
+    {
+        diffs.push(format!("denominator {:?} (expected {n})", r.denominator));
+    }
+    if let Some(v) = e.value
+        && r.value
+            .is_none_or(|got| (got * 10.0).round() != (v * 10.0).round())
+    {
+        diffs.push(format!("value {:?} (expected {v:.1})", r.value));
+    }
+    if let Some(s) = &e.status_symbol {
+        let got = r.status_symbol.clone().unwrap_or_default();
+        if &got != s {
+            diffs.push(format!("status_symbol `{got}` (expected `{s}`)"));
+        }
+    }
+    if let Some(c) = &e.comparison
+        && &r.comparison != c
+    {
+        diffs.push(format!("comparison `{}` (expected `{c}`)", r.comparison));
+    }
+    if let Some(t) = &e.trend
+        && &r.trend != t
+    {
+        diffs.push(format!("trend `{}` (expected `{t}`)", r.trend));
+    }
+    (!diffs.is_empty()).then(|| format!("{what}: {}", diffs.join(", ")))
+}
+
+/// Run every fixture of the project.
+pub async fn run_all(project: &Project) -> Result<Report> {
+    let mut issues: Vec<ConfigIssue> = Vec::new();
+    let sql_dir = super::dir(&project.dir);
+    let catalogue = catalogue::load(&sql_dir, &mut issues);
+    if !issues.is_empty() {
+        return Err(Error::Config(issues));
+    }
+    let council = super::council(project);
+    let mut report = Report::default();
+    let mut tested = std::collections::HashSet::new();
+    let fdir = dir(&project.dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&fdir)
+        .map_err(|e| Error::config(&fdir, e.to_string()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    for file in files {
+        report.files += 1;
+        let fx: Fixture = match std::fs::read_to_string(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|t| toml::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(f) => f,
+            Err(e) => {
+                report.failures.push(Failure { file, message: e });
+                continue;
+            }
+        };
+        // Only the indicators the fixture checks (and what their gaps are built on).
+        let mut ids: Vec<String> = fx.expect.iter().map(|e| e.indicator.clone()).collect();
+        for i in &catalogue {
+            if ids.contains(&i.id)
+                && let (Kind::Gap, Some(g)) = (i.kind, &i.gap)
+            {
+                ids.push(g.of.clone());
+            }
+        }
+        let selected: Vec<catalogue::Indicator> = catalogue
+            .iter()
+            .filter(|i| ids.contains(&i.id))
+            .cloned()
+            .collect();
+        for e in &fx.expect {
+            if !catalogue.iter().any(|i| i.id == e.indicator) {
+                report.failures.push(Failure {
+                    file: file.clone(),
+                    message: format!("unknown indicator `{}`", e.indicator),
+                });
+            }
+            tested.insert(e.indicator.clone());
+        }
+        let policy = Policy {
+            threshold: fx.threshold,
+            symbol: project.disclosure.symbol.clone(),
+        };
+        let rows = match session(project, &fx, &file).await {
+            Ok(ctx) => engine::compute(&ctx, &selected, &sql_dir, &council, &policy).await,
+            Err(e) => Err(e),
+        };
+        let rows = match rows {
+            Ok(r) => r,
+            Err(e) => {
+                report.failures.push(Failure {
+                    file,
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        for e in &fx.expect {
+            report.checks += 1;
+            if let Some(m) = check(e, &rows) {
+                report.failures.push(Failure {
+                    file: file.clone(),
+                    message: m,
+                });
+            }
+        }
+    }
+    report.untested = catalogue
+        .iter()
+        .filter(|i| !tested.contains(&i.id))
+        .map(|i| i.id.clone())
+        .collect();
+    Ok(report)
+}

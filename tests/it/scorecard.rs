@@ -1,0 +1,271 @@
+//! The published scorecard: indicator fixtures, the contract's columns and types,
+//! every indicator id, history by version, and disclosure control that an
+//! attacker cannot undo.
+
+use std::collections::{BTreeMap, HashMap};
+
+use datafusion::parquet::basic::{LogicalType, Type as Physical};
+use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+use datafusion::parquet::record::Field;
+use startwell::run::RunOptions;
+
+use crate::common::{TestProject, repo};
+
+#[tokio::test]
+async fn indicator_fixtures_pass_and_cover_every_indicator() {
+    let project = startwell::config::load_project(&repo()).unwrap();
+    let report = startwell::indicators::fixtures::run_all(&project).await.unwrap();
+    let failures: Vec<String> = report
+        .failures
+        .iter()
+        .map(|f| format!("{}: {}", f.file.display(), f.message))
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(
+        report.untested.is_empty(),
+        "indicators without a fixture: {:?}",
+        report.untested
+    );
+    assert!(report.checks >= 40, "{}", report.checks);
+}
+
+/// Contract columns: (name, physical type, logical type is string/date).
+const COLUMNS: &[(&str, &str)] = &[
+    ("indicator_id", "utf8"),
+    ("indicator_name", "utf8"),
+    ("domain", "utf8"),
+    ("unit", "utf8"),
+    ("polarity", "utf8"),
+    ("period", "utf8"),
+    ("period_start", "date"),
+    ("period_end", "date"),
+    ("area_type", "utf8"),
+    ("area_code", "utf8"),
+    ("area_name", "utf8"),
+    ("breakdown", "utf8"),
+    ("breakdown_value", "utf8"),
+    ("numerator", "int64"),
+    ("denominator", "int64"),
+    ("value", "double"),
+    ("lower_95", "double"),
+    ("upper_95", "double"),
+    ("lower_998", "double"),
+    ("upper_998", "double"),
+    ("benchmark_area", "utf8"),
+    ("benchmark_value", "double"),
+    ("comparison", "utf8"),
+    ("trend", "utf8"),
+    ("status_symbol", "utf8"),
+    ("run_id", "utf8"),
+];
+
+const IDS: &[&str] = &[
+    "sr_gld",
+    "sr_gld_fsm_gap",
+    "sr_gld_fsm_boys_gap",
+    "sr_avg_elgs",
+    "sr_all_elgs",
+    "sr_comm_lang_lit",
+    "sr_elg_speaking",
+    "cc_2yo_takeup",
+    "cc_3_4yo_takeup",
+    "cc_30h_places",
+    "hv_antenatal",
+    "hv_nbv_14d",
+    "hv_6_8wk_review",
+    "hv_breastfeeding_6_8wk",
+    "hv_12m_review_12m",
+    "hv_12m_review_15m",
+    "hv_2yr_review",
+    "hv_2yr_review_asq",
+    "hv_asq_communication",
+    "hv_asq_gross_motor",
+    "hv_asq_fine_motor",
+    "hv_asq_problem_solving",
+    "hv_asq_personal_social",
+    "hv_asq_all_five",
+    "lk_gld_by_2yo_takeup",
+    "lk_gld_by_asq_communication",
+];
+
+type Published = Vec<BTreeMap<String, Field>>;
+
+fn read_parquet(path: &std::path::Path) -> (Vec<(String, Physical, Option<LogicalType>)>, Published) {
+    let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let cols = schema
+        .columns()
+        .iter()
+        .map(|c| {
+            (
+                c.name().to_string(),
+                c.physical_type(),
+                c.logical_type_ref().cloned(),
+            )
+        })
+        .collect();
+    let rows = reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(|r| r.unwrap().into_columns().into_iter().collect::<BTreeMap<_, _>>())
+        .collect();
+    (cols, rows)
+}
+
+fn text(r: &BTreeMap<String, Field>, c: &str) -> String {
+    match &r[c] {
+        Field::Str(s) => s.clone(),
+        Field::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn int(r: &BTreeMap<String, Field>, c: &str) -> Option<i64> {
+    match &r[c] {
+        Field::Long(v) => Some(*v),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_published_scorecard_keeps_the_contract_and_hides_small_cells() {
+    let tp = TestProject::new();
+    // Four years, so that 2-year-olds of the first years reach Reception in the last.
+    tp.generate(200, 4);
+    tp.run(RunOptions::default()).await.unwrap();
+    let out = tp.path().join("data/outputs");
+    let (cols, rows) = read_parquet(&out.join("scorecard.parquet"));
+
+    // Columns, names and physical types exactly as shared/contracts.md.
+    assert_eq!(cols.len(), COLUMNS.len());
+    for ((name, physical, logical), (want, kind)) in cols.iter().zip(COLUMNS) {
+        assert_eq!(name, want);
+        let ok = match *kind {
+            "utf8" => *physical == Physical::BYTE_ARRAY && matches!(logical, Some(LogicalType::String)),
+            "date" => *physical == Physical::INT32 && matches!(logical, Some(LogicalType::Date)),
+            "int64" => *physical == Physical::INT64,
+            "double" => *physical == Physical::DOUBLE,
+            _ => false,
+        };
+        assert!(ok, "{name}: {physical:?} {logical:?}, expected {kind}");
+    }
+    // Every contract indicator id, and England rows for the EYFSP indicators.
+    for id in IDS {
+        assert!(
+            rows.iter().any(|r| text(r, "indicator_id") == *id),
+            "{id} missing"
+        );
+    }
+    assert!(
+        rows.iter()
+            .any(|r| text(r, "indicator_id") == "sr_gld" && text(r, "area_type") == "england")
+    );
+    assert!(
+        rows.iter()
+            .any(|r| text(r, "indicator_id") == "sr_gld" && text(r, "area_type") == "region")
+    );
+    assert!(out.join("scorecard.csv").exists());
+
+    // Disclosure: no published count from 1 to 5 in the council's rows...
+    let own: Vec<&BTreeMap<String, Field>> = rows
+        .iter()
+        .filter(|r| matches!(text(r, "area_type").as_str(), "local_authority" | "ward"))
+        .collect();
+    for r in &own {
+        for c in ["numerator", "denominator"] {
+            if let Some(v) = int(r, c) {
+                assert!(
+                    !(1..6).contains(&v),
+                    "{} {c} = {v} published",
+                    text(r, "indicator_id")
+                );
+            }
+        }
+    }
+    // ...and no suppressed cell recoverable by subtraction: an attacker solves every
+    // "parent = sum of children" relation with one unknown, repeatedly.
+    let mut suppressed = 0;
+    let mut by_cell: BTreeMap<(String, String), Vec<&BTreeMap<String, Field>>> = BTreeMap::new();
+    for r in &own {
+        if text(r, "unit") == "percent" {
+            by_cell
+                .entry((text(r, "indicator_id"), text(r, "period")))
+                .or_default()
+                .push(r);
+        }
+    }
+    for ((id, period), cells) in &by_cell {
+        let key = |r: &BTreeMap<String, Field>| {
+            if text(r, "area_type") == "ward" {
+                format!("ward:{}", text(r, "area_code"))
+            } else {
+                format!("{}:{}", text(r, "breakdown"), text(r, "breakdown_value"))
+            }
+        };
+        let mut known: HashMap<String, Option<(i64, i64)>> = HashMap::new();
+        for r in cells {
+            let v = int(r, "numerator").zip(int(r, "denominator"));
+            if v.is_none() && text(r, "status_symbol") == "c" {
+                suppressed += 1;
+            }
+            known.insert(key(r), v);
+        }
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        let mut by_breakdown: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for k in known.keys() {
+            let b = k.split(':').next().unwrap().to_string();
+            if b != "all" {
+                by_breakdown.entry(b).or_default().push(k.clone());
+            }
+        }
+        for (_, ch) in by_breakdown {
+            groups.push(("all:All".into(), ch));
+        }
+        for (p, ch) in [
+            ("fsm:FSM", ["fsm_sex:FSM boys", "fsm_sex:FSM girls"]),
+            ("fsm:Not FSM", ["fsm_sex:Not FSM boys", "fsm_sex:Not FSM girls"]),
+            ("sex:Boys", ["fsm_sex:FSM boys", "fsm_sex:Not FSM boys"]),
+            ("sex:Girls", ["fsm_sex:FSM girls", "fsm_sex:Not FSM girls"]),
+        ] {
+            let children: Vec<String> = ch
+                .iter()
+                .map(|s| s.to_string())
+                .filter(|s| known.contains_key(s))
+                .collect();
+            if known.contains_key(p) && !children.is_empty() {
+                groups.push((p.into(), children));
+            }
+        }
+        loop {
+            let mut solved = None;
+            for (parent, children) in &groups {
+                let members: Vec<&String> = std::iter::once(parent).chain(children.iter()).collect();
+                let unknown: Vec<&&String> = members.iter().filter(|m| known[**m].is_none()).collect();
+                if unknown.len() == 1 {
+                    solved = Some((*unknown[0]).clone());
+                    break;
+                }
+            }
+            match solved {
+                Some(cell) => panic!("{id} {period}: suppressed cell {cell} is recoverable by subtraction"),
+                None => break,
+            }
+        }
+    }
+    assert!(suppressed > 0, "the test data has suppressed cells to attack");
+
+    // History: one Delta version per run; an earlier scorecard can be read back by version.
+    let storage = tp.storage();
+    let before = storage.table("scorecard").await.unwrap().version().unwrap();
+    tp.run(RunOptions::default()).await.unwrap();
+    let after = storage.table("scorecard").await.unwrap().version().unwrap();
+    assert_eq!(after, before + 1);
+    let url = storage.table_url("scorecard");
+    let mut old = deltalake::DeltaTableBuilder::from_url(url.clone())
+        .unwrap()
+        .with_storage_backend(storage.store.clone(), url)
+        .build()
+        .unwrap();
+    old.load_version(before).await.unwrap();
+    assert!(old.snapshot().unwrap().log_data().num_files() > 0);
+}
