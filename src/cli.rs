@@ -52,6 +52,9 @@ pub enum Command {
         /// Re-ingest everything still in the landing zone.
         #[arg(long)]
         full_refresh: bool,
+        /// Ingest only: do not rebuild and publish the scorecard.
+        #[arg(long)]
+        no_scorecard: bool,
     },
     /// Write synthetic partner extracts (one folder per source, as the landing zone expects).
     Generate {
@@ -165,11 +168,25 @@ async fn dispatch(cli: Cli) -> Result<()> {
             println!("wrote {} files", n.files);
             Ok(())
         }
-        Command::Run { source, full_refresh } => {
+        Command::Run {
+            source,
+            full_refresh,
+            no_scorecard,
+        } => {
             let project = load_project(&project_dir)?;
             let key = PseudoKey::from_env()?;
             let storage = Storage::open(&project.dir, &project.storage_root)?;
-            let rec = run_with_record(&project, &storage, key, &RunOptions { source, full_refresh }).await?;
+            let rec = run_with_record(
+                &project,
+                &storage,
+                key,
+                &RunOptions {
+                    source,
+                    full_refresh,
+                    no_scorecard,
+                },
+            )
+            .await?;
             print_result(&storage, rec)
         }
         Command::Demo { children, years } => {

@@ -262,31 +262,30 @@ struct Child {
     took_2yo: bool,
 }
 
-fn nhs_number(rng: &mut ChaCha8Rng) -> String {
-    loop {
-        let nine: Vec<u32> = (0..9)
-            .map(|i| {
-                if i == 0 {
-                    rng.random_range(4..=9)
-                } else {
-                    rng.random_range(0..10)
-                }
-            })
-            .collect();
-        let sum: u32 = nine.iter().enumerate().map(|(i, d)| d * (10 - i as u32)).sum();
-        let check = (11 - sum % 11) % 11;
-        if check != 10 {
-            return nine
-                .iter()
-                .map(|d| char::from(b'0' + *d as u8))
-                .collect::<String>()
-                + &check.to_string();
-        }
+/// A unique, valid NHS number for child number `seq` (< 300 million): its nine
+/// digits are 400,000,000 + 2·seq, or the next number when that one has no valid
+/// check digit (changing the last digit by one always gives a valid one), so no
+/// two children share a number.
+fn nhs_number(seq: u64) -> String {
+    let check_digit = |nine: &str| {
+        let sum: u32 = nine
+            .chars()
+            .enumerate()
+            .map(|(i, d)| d.to_digit(10).unwrap_or(0) * (10 - i as u32))
+            .sum();
+        (11 - sum % 11) % 11
+    };
+    let base = 400_000_000 + 2 * (seq % 300_000_000);
+    let mut nine = format!("{base:09}");
+    if check_digit(&nine) == 10 {
+        nine = format!("{:09}", base + 1);
     }
+    format!("{nine}{}", check_digit(&nine))
 }
 
-fn upn(rng: &mut ChaCha8Rng, year: i32) -> String {
-    let rest = format!("999{:02}{:07}", year % 100, rng.random_range(0..10_000_000u32));
+/// A unique, valid UPN for child `n` of the cohort starting Reception in `year`.
+fn upn(n: u32, year: i32) -> String {
+    let rest = format!("999{:02}{:07}", year % 100, n % 10_000_000);
     format!("{}{rest}", upn_check_letter(&rest).expect("digits"))
 }
 
@@ -310,7 +309,7 @@ fn weighted<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T], weight: impl Fn(&T) -> 
     (items.len() - 1, &items[items.len() - 1])
 }
 
-fn make_child(rng: &mut ChaCha8Rng, birth_ay: i32) -> Child {
+fn make_child(rng: &mut ChaCha8Rng, birth_ay: i32, n: u32) -> Child {
     let start = NaiveDate::from_ymd_opt(birth_ay, 9, 1).expect("valid");
     let dob = start + Duration::days(rng.random_range(0..365));
     let ward = rng.random_range(0..WARDS.len());
@@ -352,8 +351,9 @@ fn make_child(rng: &mut ChaCha8Rng, birth_ay: i32) -> Child {
         sen,
         lac,
         eal,
-        nhs: nhs_number(rng),
-        upn: upn(rng, birth_ay + 5),
+        nhs: nhs_number((birth_ay - 2000).max(0) as u64 * 10_000_000 + n as u64),
+
+        upn: upn(n, birth_ay + 5),
         ability,
         eligible_2yo,
         took_2yo,
@@ -595,7 +595,7 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
             if n % 4096 == 0 {
                 progress.inc(4096.min((opts.children - n) as u64));
             }
-            let c = make_child(&mut rng, birth_ay);
+            let c = make_child(&mut rng, birth_ay, n);
             let pc = c.postcode();
             let (eth_dfe, eth_nhs, _, _) = ETHNICITIES[c.eth];
 
@@ -1441,6 +1441,17 @@ mod tests {
             "2-year-old take-up {takeup:.1}% of {}",
             dwp.len()
         );
+    }
+
+    #[test]
+    fn nhs_numbers_are_valid_and_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for seq in (0..200_000u64).chain(290_000_000..290_000_100) {
+            let n = nhs_number(seq);
+            assert_eq!(n.len(), 10);
+            assert!(crate::check::nhs_number_valid(&n), "{n}");
+            assert!(seen.insert(n));
+        }
     }
 
     #[test]

@@ -27,6 +27,11 @@ use crate::storage::Storage;
 
 pub const LEDGER: &str = "ingest_ledger";
 
+/// Rows per Parquet row group in curated tables.
+const ROW_GROUP_ROWS: usize = 65_536;
+/// Size at which a curated table's data file is closed and a new one started.
+const TARGET_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// What a new file's rows replace.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Replace {
@@ -106,8 +111,16 @@ pub async fn write_stream(
     let commit = CommitProperties::default()
         .with_application_transaction(Transaction::new(app_id, 1))
         .with_metadata(metadata);
+    // Small row groups and data files keep the writer's buffers (and so the
+    // process's memory) the same size whatever the size of the file ingested.
+    let props = datafusion::parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_size(ROW_GROUP_ROWS)
+        .set_compression(datafusion::parquet::basic::Compression::SNAPPY)
+        .build();
     let mut w = WriteBuilder::new(t.log_store(), snapshot)
         .with_input_plan(plan)
+        .with_writer_properties(props)
+        .with_target_file_size(std::num::NonZeroU64::new(TARGET_FILE_BYTES))
         .with_partition_columns(["period", "delivery"])
         .with_commit_properties(commit)
         .with_table_name(table);

@@ -20,6 +20,8 @@ pub struct RunOptions {
     pub source: Option<String>,
     /// Re-ingest everything still in the landing zone.
     pub full_refresh: bool,
+    /// Ingest only: leave the scorecard as it is.
+    pub no_scorecard: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -298,6 +300,9 @@ async fn run_inner(
         rec.sources.push(totals);
     }
     progress.finish_and_clear();
+    if opts.no_scorecard {
+        return Ok(());
+    }
 
     let started = std::time::Instant::now();
     let rows = crate::indicators::build_scorecard(project, storage, &rec.run_id)

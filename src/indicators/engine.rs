@@ -231,6 +231,8 @@ fn fill_values(kind: Kind, r: &mut Row) -> Result<()> {
     }
     match kind {
         Kind::Proportion => match (r.numerator, r.denominator) {
+            // Take-up against a population estimate can exceed 100%: a value, no interval.
+            (Some(x), Some(n)) if n > 0 && x > n => r.value = Some(100.0 * x as f64 / n as f64),
             (Some(x), Some(n)) if n > 0 => {
                 let (x, n) = (x as f64, n as f64);
                 let a = stats::wilson(x, n, Z95)

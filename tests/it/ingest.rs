@@ -283,6 +283,7 @@ async fn full_refresh_rebuilds_the_same_lake() {
         .run(RunOptions {
             source: None,
             full_refresh: true,
+            no_scorecard: false,
         })
         .await
         .unwrap();
