@@ -180,14 +180,15 @@ fn rank(mut m: Vec<Vec<f64>>) -> usize {
         };
         m.swap(r, p);
         let pivot = m[r][c];
-        for j in c..ncols {
-            m[r][j] /= pivot;
+        for v in &mut m[r][c..] {
+            *v /= pivot;
         }
-        for i in 0..m.len() {
-            if i != r && m[i][c].abs() > 1e-9 {
-                let f = m[i][c];
-                for j in c..ncols {
-                    m[i][j] -= f * m[r][j];
+        let pivot_row = m[r].clone();
+        for (i, row) in m.iter_mut().enumerate() {
+            if i != r && row[c].abs() > 1e-9 {
+                let f = row[c];
+                for (v, p) in row[c..].iter_mut().zip(&pivot_row[c..]) {
+                    *v -= f * p;
                 }
             }
         }

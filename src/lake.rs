@@ -114,7 +114,7 @@ pub async fn write_stream(
     // Small row groups and data files keep the writer's buffers (and so the
     // process's memory) the same size whatever the size of the file ingested.
     let props = datafusion::parquet::file::properties::WriterProperties::builder()
-        .set_max_row_group_size(ROW_GROUP_ROWS)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_compression(datafusion::parquet::basic::Compression::SNAPPY)
         .build();
     let mut w = WriteBuilder::new(t.log_store(), snapshot)

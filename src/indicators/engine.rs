@@ -282,10 +282,17 @@ fn fill_values(kind: Kind, r: &mut Row) -> Result<()> {
     Ok(())
 }
 
+/// The two rows a gap is the difference of (minuend, subtrahend).
+type RowPair<'a> = (Option<&'a Row>, Option<&'a Row>);
+/// What a gap indicator is built on: `(of, minuend breakdown, value, subtrahend breakdown, value)`.
+pub type GapSource = (String, String, String, String, String);
+/// A published cell: `(indicator, period, area, breakdown, value)`.
+type CellKey = (String, String, String, String, String);
+
 /// Gap rows from the rows of the indicator it is a gap of (same period and area).
 fn gaps(ind: &Indicator, of_rows: &[Row]) -> Vec<Row> {
     let spec = ind.gap.as_ref().expect("gap indicators have a spec");
-    let mut by_key: BTreeMap<(String, String, String), (Option<&Row>, Option<&Row>)> = BTreeMap::new();
+    let mut by_key: BTreeMap<(String, String, String), RowPair> = BTreeMap::new();
     for r in of_rows {
         let key = (r.period_key.clone(), r.area_type.clone(), r.area_code.clone());
         let e = by_key.entry(key).or_default();
@@ -345,11 +352,7 @@ fn gaps(ind: &Indicator, of_rows: &[Row]) -> Vec<Row> {
 
 /// Suppress small cells of the council's own rows (child-level data), per
 /// indicator, period: the breakdowns and wards add up to the area's `all` row.
-pub fn apply_disclosure(
-    rows: &mut [Row],
-    policy: &Policy,
-    gap_sources: &HashMap<String, (String, String, String, String, String)>,
-) {
+pub fn apply_disclosure(rows: &mut [Row], policy: &Policy, gap_sources: &HashMap<String, GapSource>) {
     let mut cells_by: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
         if matches!(r.area_type.as_str(), "local_authority" | "ward") && r.unit != "percentage_points" {
@@ -418,7 +421,7 @@ pub fn apply_disclosure(
         }
     }
     // Gaps built on a suppressed row are suppressed too.
-    let suppressed: std::collections::HashSet<(String, String, String, String, String)> = rows
+    let suppressed: std::collections::HashSet<CellKey> = rows
         .iter()
         .filter(|r| r.status_symbol.as_deref() == Some(policy.symbol.as_str()))
         .map(|r| {
