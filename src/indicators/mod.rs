@@ -163,10 +163,15 @@ pub fn headline(rows: &[Row]) -> String {
     let mut out =
         String::from("Headline indicators (council, latest period, 95% interval, compared with England):\n");
     for id in IDS {
-        let latest = rows
-            .iter()
-            .filter(|r| r.indicator_id == *id && r.area_type == "local_authority" && r.breakdown == "all")
-            .max_by_key(|r| r.period_start);
+        // The latest period England can be compared in, else the latest period.
+        let own = || {
+            rows.iter()
+                .filter(|r| r.indicator_id == *id && r.area_type == "local_authority" && r.breakdown == "all")
+        };
+        let latest = own()
+            .filter(|r| r.benchmark_value.is_some())
+            .max_by_key(|r| r.period_start)
+            .or_else(|| own().max_by_key(|r| r.period_start));
         let Some(r) = latest else {
             out.push_str(&format!("  {id:<22} no data\n"));
             continue;
