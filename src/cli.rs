@@ -134,10 +134,9 @@ async fn dispatch(cli: Cli) -> Result<()> {
             for id in &report.untested {
                 println!("UNTESTED {id}: no fixture checks this indicator");
             }
+            println!("{} fixture files, {} checks", report.files, report.checks);
             println!(
-                "{} fixture files, {} checks: {} passed, {} failed",
-                report.files,
-                report.checks,
+                "fixtures: {} passed, {} failed",
                 report.checks.saturating_sub(report.failures.len()),
                 report.failures.len()
             );
