@@ -1033,6 +1033,38 @@ impl HeadcountOut {
     }
 }
 
+/// The areas of the synthetic national statistics files: geographic level, the
+/// files' code and name columns, size relative to the council, and how much
+/// better than the council the area does (England and the region a little).
+const BENCH_AREAS: [(&str, [&str; 7], f64, f64); 3] = [
+    (
+        "National",
+        ["E92000001", "England", "", "", "", "", ""],
+        190.0,
+        0.035,
+    ),
+    (
+        "Regional",
+        ["E92000001", "England", REGION_CODE, REGION_NAME, "", "", ""],
+        25.0,
+        0.015,
+    ),
+    (
+        "Local authority",
+        [
+            "E92000001",
+            "England",
+            REGION_CODE,
+            REGION_NAME,
+            "999",
+            LA_CODE,
+            LA_NAME,
+        ],
+        1.0,
+        0.0,
+    ),
+];
+
 /// Counts behind the synthetic national statistics files.
 #[derive(Default)]
 struct BenchCounts {
@@ -1088,34 +1120,7 @@ impl BenchCounts {
         let mut w = CsvOut::create(&path, &header, true, false)?;
         for &ay in years {
             let tp = format!("{}{:02}", ay, (ay + 1) % 100);
-            for (level, code_cols, scale, shift) in [
-                (
-                    "National",
-                    ["E92000001", "England", "", "", "", "", ""],
-                    190.0,
-                    0.035,
-                ),
-                (
-                    "Regional",
-                    ["E92000001", "England", REGION_CODE, REGION_NAME, "", "", ""],
-                    25.0,
-                    0.015,
-                ),
-                (
-                    "Local authority",
-                    [
-                        "E92000001",
-                        "England",
-                        REGION_CODE,
-                        REGION_NAME,
-                        "999",
-                        LA_CODE,
-                        LA_NAME,
-                    ],
-                    1.0,
-                    0.0,
-                ),
-            ] {
+            for (level, code_cols, scale, shift) in BENCH_AREAS {
                 for (ch, ctype, gender, sel) in [
                     ("Total", "Total", "Total", (None, None)),
                     ("Total", "Total", "Boys", (None, Some(true))),
@@ -1203,27 +1208,7 @@ impl BenchCounts {
         let mut w = CsvOut::create(&path, &header, true, false)?;
         for &ay in years {
             let tp = (ay + 1).to_string();
-            for (level, cols, scale) in [
-                ("National", ["E92000001", "England", "", "", "", "", ""], 190.0),
-                (
-                    "Regional",
-                    ["E92000001", "England", REGION_CODE, REGION_NAME, "", "", ""],
-                    25.0,
-                ),
-                (
-                    "Local authority",
-                    [
-                        "E92000001",
-                        "England",
-                        REGION_CODE,
-                        REGION_NAME,
-                        "999",
-                        LA_CODE,
-                        LA_NAME,
-                    ],
-                    1.0,
-                ),
-            ] {
+            for (level, cols, scale, _) in BENCH_AREAS {
                 for (age, rate, elig) in [
                     ("2-year-olds", 0.74, 0.25),
                     ("3-year-olds", 0.92, 1.0),

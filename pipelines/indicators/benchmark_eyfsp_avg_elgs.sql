@@ -1,35 +1,8 @@
--- England and the council's region from the DfE EYFSP file, as published means (no counts to rebuild an interval from):
--- the average number of ELGs at the expected level so their intervals are computed the same way as the council's.
--- Symbols (c, x, z, u, low) are kept, never read as 0.
-SELECT * FROM (
-  SELECT
-    SUBSTR(time_period, 1, 4) || '-' || SUBSTR(time_period, 5, 2) AS period,
-    CASE geographic_level WHEN 'National' THEN 'england' ELSE 'region' END AS area_type,
-    CASE geographic_level WHEN 'National' THEN country_code ELSE region_code END AS area_code,
-    CASE geographic_level WHEN 'National' THEN country_name ELSE region_name END AS area_name,
-    CASE
-      WHEN characteristic = 'Total' AND gender = 'Total' THEN 'all'
-      WHEN characteristic = 'Total' THEN 'sex'
-      WHEN characteristic = 'Free school meal eligibility' AND gender = 'Total' THEN 'fsm'
-      WHEN characteristic = 'Free school meal eligibility' THEN 'fsm_sex'
-    END AS breakdown,
-    CASE
-      WHEN characteristic = 'Total' AND gender = 'Total' THEN 'All'
-      WHEN characteristic = 'Total' THEN gender
-      WHEN characteristic_type = 'Known to be eligible for free school meals' AND gender = 'Total' THEN 'FSM'
-      WHEN characteristic_type = 'Not known to be eligible for free school meals' AND gender = 'Total' THEN 'Not FSM'
-      WHEN characteristic_type = 'Known to be eligible for free school meals' AND gender = 'Boys' THEN 'FSM boys'
-      WHEN characteristic_type = 'Known to be eligible for free school meals' AND gender = 'Girls' THEN 'FSM girls'
-      WHEN characteristic_type = 'Not known to be eligible for free school meals' AND gender = 'Boys' THEN 'Not FSM boys'
-      WHEN characteristic_type = 'Not known to be eligible for free school meals' AND gender = 'Girls' THEN 'Not FSM girls'
-    END AS breakdown_value,
-    CAST(NULL AS BIGINT) AS numerator,
-    TRY_CAST(children_number AS BIGINT) AS denominator,
-    TRY_CAST(average_elgs AS DOUBLE) AS value,
-    CASE WHEN average_elgs IN ('c', 'x', 'z', 'u', 'low') THEN average_elgs
-         WHEN children_number IN ('c', 'x', 'z', 'u', 'low') THEN children_number END AS symbol
-  FROM benchmark_eyfsp
-  WHERE geographic_level = 'National'
-     OR (geographic_level = 'Regional' AND region_code = '{{region_code}}')
-) b
-WHERE breakdown IS NOT NULL AND breakdown_value IS NOT NULL
+-- England and region: the published average number of ELGs at the expected level
+-- (no counts to rebuild an interval from, so none is shown).
+SELECT period, area_type, area_code, area_name, breakdown, breakdown_value,
+       CAST(NULL AS BIGINT) AS numerator,
+       TRY_CAST(children_number AS BIGINT) AS denominator,
+       TRY_CAST(average_elgs AS DOUBLE) AS value,
+       CASE WHEN average_elgs IN ('c', 'x', 'z', 'u', 'low') THEN average_elgs END AS symbol
+FROM benchmark_eyfsp_rows

@@ -1,16 +1,4 @@
--- England and the region (3- and 4-year-olds) from the DfE "education provision: children under 5"
--- file. Its January census falls in the spring term: reporting year 2025 is
--- the spring term of 2024/25 (period key 2024-spring).
-SELECT
-  CAST(CAST(time_period AS BIGINT) - 1 AS VARCHAR) || '-spring' AS period,
-  CASE geographic_level WHEN 'National' THEN 'england' ELSE 'region' END AS area_type,
-  CASE geographic_level WHEN 'National' THEN country_code ELSE region_code END AS area_code,
-  CASE geographic_level WHEN 'National' THEN country_name ELSE region_name END AS area_name,
-  'all' AS breakdown, 'All' AS breakdown_value,
-  TRY_CAST(number_children AS BIGINT) AS numerator,
-  TRY_CAST(number_eligible_children AS BIGINT) AS denominator,
-  CASE WHEN number_children IN ('c', 'x', 'z', 'u', 'low') THEN number_children
-       WHEN number_eligible_children IN ('c', 'x', 'z', 'u', 'low') THEN number_eligible_children END AS symbol
-FROM benchmark_early_years_provision
-WHERE age = '3 and 4-year-olds' AND entitlement_type = '15-hour entitlement'
-  AND (geographic_level = 'National' OR (geographic_level = 'Regional' AND region_code = '{{region_code}}'))
+-- England and region: take-up of the funded place by 3 and 4-year-olds (January census).
+SELECT period, area_type, area_code, area_name, breakdown, breakdown_value, numerator, denominator, symbol
+FROM benchmark_provision_rows
+WHERE age = '3 and 4-year-olds'
