@@ -206,7 +206,8 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 "running the nightly job with the DEMO pseudonymisation key (never use it for real data) …"
             );
             let rec = run_with_record(&project, &storage, PseudoKey::demo(), &RunOptions::default()).await?;
-            let headline = crate::indicators::headline(&rec.0.scorecard);
+            let headline =
+                crate::indicators::headline(&rec.0.scorecard, &crate::indicators::council(&project));
             print_result(&storage, rec)?;
             println!("lake tables: {}", storage.display("lake/"));
             println!("scorecard:   {}", storage.display("outputs/scorecard.parquet"));

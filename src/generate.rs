@@ -1036,7 +1036,7 @@ impl HeadcountOut {
 /// The areas of the synthetic national statistics files: geographic level, the
 /// files' code and name columns, size relative to the council, and how much
 /// better than the council the area does (England and the region a little).
-const BENCH_AREAS: [(&str, [&str; 7], f64, f64); 3] = [
+const BENCH_AREAS: [(&str, [&str; 7], f64, f64); 4] = [
     (
         "National",
         ["E92000001", "England", "", "", "", "", ""],
@@ -1063,7 +1063,24 @@ const BENCH_AREAS: [(&str, [&str; 7], f64, f64); 3] = [
         1.0,
         0.0,
     ),
+    (
+        "Local authority",
+        [
+            "E92000001",
+            "England",
+            REGION_CODE,
+            REGION_NAME,
+            "998",
+            COMPARATOR_CODE,
+            COMPARATOR_NAME,
+        ],
+        0.9,
+        0.02,
+    ),
 ];
+/// A synthetic statistical neighbour, configured as a comparator in the default project.
+pub const COMPARATOR_CODE: &str = "E08000998";
+pub const COMPARATOR_NAME: &str = "Southmoor";
 
 /// Counts behind the synthetic national statistics files.
 #[derive(Default)]

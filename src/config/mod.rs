@@ -63,6 +63,9 @@ pub struct RawCouncil {
     /// ONS code of its region (e.g. `E12000002`).
     #[serde(default)]
     pub region_code: Option<String>,
+    /// ONS codes of comparator councils (statistical neighbours) to show from the public files.
+    #[serde(default)]
+    pub comparators: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

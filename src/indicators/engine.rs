@@ -22,6 +22,8 @@ pub struct Council {
     pub code: String,
     pub name: String,
     pub region_code: String,
+    /// ONS codes of the comparator councils shown from the public files.
+    pub comparators: Vec<String>,
 }
 
 /// One scorecard row (the columns of shared/contracts.md), before publishing.
@@ -90,6 +92,20 @@ pub fn render(sql: &str, council: &Council) -> String {
     sql.replace("{{la_code}}", &council.code.replace('\'', "''"))
         .replace("{{la_name}}", &council.name.replace('\'', "''"))
         .replace("{{region_code}}", &council.region_code.replace('\'', "''"))
+        .replace("{{comparators}}", &comparator_list(council))
+}
+
+/// `'E1', 'E2'` for SQL `IN (…)`; `''` (matching no code) when there are none.
+fn comparator_list(council: &Council) -> String {
+    if council.comparators.is_empty() {
+        return "''".into();
+    }
+    council
+        .comparators
+        .iter()
+        .map(|c| format!("'{}'", c.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The aggregation the engine wraps around an indicator's SQL.
@@ -350,12 +366,23 @@ fn gaps(ind: &Indicator, of_rows: &[Row]) -> Vec<Row> {
     out
 }
 
+/// The council's own rows (from child-level data): its area and its wards, not
+/// comparator councils from the public files.
+pub fn is_own(r: &Row, council: &Council) -> bool {
+    r.area_type == "ward" || (r.area_type == "local_authority" && r.area_code == council.code)
+}
+
 /// Suppress small cells of the council's own rows (child-level data), per
 /// indicator, period: the breakdowns and wards add up to the area's `all` row.
-pub fn apply_disclosure(rows: &mut [Row], policy: &Policy, gap_sources: &HashMap<String, GapSource>) {
+pub fn apply_disclosure(
+    rows: &mut [Row],
+    policy: &Policy,
+    gap_sources: &HashMap<String, GapSource>,
+    council: &Council,
+) {
     let mut cells_by: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
-        if matches!(r.area_type.as_str(), "local_authority" | "ward") && r.unit != "percentage_points" {
+        if is_own(r, council) && r.unit != "percentage_points" {
             cells_by
                 .entry((r.indicator_id.clone(), r.period_key.clone()))
                 .or_default()
@@ -434,9 +461,10 @@ pub fn apply_disclosure(rows: &mut [Row], policy: &Policy, gap_sources: &HashMap
             )
         })
         .collect();
-    for r in rows.iter_mut().filter(|r| {
-        r.unit == "percentage_points" && matches!(r.area_type.as_str(), "local_authority" | "ward")
-    }) {
+    for r in rows
+        .iter_mut()
+        .filter(|r| r.unit == "percentage_points" && is_own(r, council))
+    {
         if let Some((of, b1, v1, b2, v2)) = gap_sources.get(&r.indicator_id) {
             let hit = |b: &str, v: &str| {
                 suppressed.contains(&(
@@ -608,7 +636,7 @@ pub async fn compute(
             ),
         );
     }
-    apply_disclosure(&mut rows, policy, &gap_sources);
+    apply_disclosure(&mut rows, policy, &gap_sources, council);
     compare_and_trend(&mut rows, catalogue);
     rows.sort_by(|a, b| {
         (

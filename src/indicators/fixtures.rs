@@ -68,6 +68,7 @@ pub struct Expect {
     pub period: String,
     #[serde(default = "local_authority")]
     pub area_type: String,
+    /// Default: the council's own code for `local_authority` rows.
     #[serde(default)]
     pub area_code: Option<String>,
     #[serde(default = "all")]
@@ -253,14 +254,19 @@ fn seed_batch(project: &Project, table: &str, schema: &Arc<Schema>) -> Result<Op
     ))
 }
 
-fn check(e: &Expect, rows: &[Row]) -> Option<String> {
+/// Check one expectation; a `local_authority` row without `area_code` is the council's own.
+fn check(e: &Expect, rows: &[Row], council_code: &str) -> Option<String> {
+    let code = e
+        .area_code
+        .clone()
+        .or_else(|| (e.area_type == "local_authority").then(|| council_code.to_string()));
     let found: Vec<&Row> = rows
         .iter()
         .filter(|r| {
             r.indicator_id == e.indicator
                 && r.period == e.period
                 && r.area_type == e.area_type
-                && e.area_code.as_ref().is_none_or(|c| &r.area_code == c)
+                && code.as_ref().is_none_or(|c| &r.area_code == c)
                 && r.breakdown == e.breakdown
                 && r.breakdown_value == e.breakdown_value
         })
@@ -384,7 +390,7 @@ pub async fn run_all(project: &Project) -> Result<Report> {
         };
         for e in &fx.expect {
             report.checks += 1;
-            if let Some(m) = check(e, &rows) {
+            if let Some(m) = check(e, &rows, &council.code) {
                 report.failures.push(Failure {
                     file: file.clone(),
                     message: m,

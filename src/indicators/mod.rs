@@ -40,6 +40,7 @@ pub fn council(project: &Project) -> Council {
         code: project.council.area_code.clone(),
         name: project.council.name.clone(),
         region_code: project.council.region_code.clone().unwrap_or_default(),
+        comparators: project.council.comparators.clone(),
     }
 }
 
@@ -151,7 +152,7 @@ pub async fn validate(project: &Project) -> Vec<ConfigIssue> {
 
 /// The demo's short human summary: the headline indicators for the council's
 /// latest period, with 95% intervals and the comparison with England.
-pub fn headline(rows: &[Row]) -> String {
+pub fn headline(rows: &[Row], council: &Council) -> String {
     const IDS: &[&str] = &[
         "sr_gld",
         "sr_gld_fsm_gap",
@@ -165,8 +166,12 @@ pub fn headline(rows: &[Row]) -> String {
     for id in IDS {
         // The latest period England can be compared in, else the latest period.
         let own = || {
-            rows.iter()
-                .filter(|r| r.indicator_id == *id && r.area_type == "local_authority" && r.breakdown == "all")
+            rows.iter().filter(|r| {
+                r.indicator_id == *id
+                    && r.area_type == "local_authority"
+                    && r.area_code == council.code
+                    && r.breakdown == "all"
+            })
         };
         let latest = own()
             .filter(|r| r.benchmark_value.is_some())

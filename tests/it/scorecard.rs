@@ -164,12 +164,19 @@ async fn the_published_scorecard_keeps_the_contract_and_hides_small_cells() {
         rows.iter()
             .any(|r| text(r, "indicator_id") == "sr_gld" && text(r, "area_type") == "region")
     );
+    // The configured comparator council, from the public file, compared with England.
+    assert!(rows.iter().any(|r| text(r, "indicator_id") == "sr_gld"
+        && text(r, "area_code") == "E08000998"
+        && text(r, "benchmark_area") == "England"));
     assert!(out.join("scorecard.csv").exists());
 
     // Disclosure: no published count from 1 to 5 in the council's rows...
     let own: Vec<&BTreeMap<String, Field>> = rows
         .iter()
-        .filter(|r| matches!(text(r, "area_type").as_str(), "local_authority" | "ward"))
+        .filter(|r| {
+            let t = text(r, "area_type");
+            t == "ward" || (t == "local_authority" && text(r, "area_code") == "E08000999")
+        })
         .collect();
     for r in &own {
         for c in ["numerator", "denominator"] {

@@ -1,12 +1,12 @@
--- England and the council's region from the DfE EYFSP headline measures file,
+-- England, the council's region and its comparator councils from the DfE EYFSP headline measures file,
 -- mapped to the scorecard's periods, areas and breakdowns. Measures stay as
 -- published text: symbols (c, x, z, u, low) are kept, never read as 0.
 SELECT * FROM (
   SELECT
     SUBSTR(time_period, 1, 4) || '-' || SUBSTR(time_period, 5, 2) AS period,
-    CASE geographic_level WHEN 'National' THEN 'england' ELSE 'region' END AS area_type,
-    CASE geographic_level WHEN 'National' THEN country_code ELSE region_code END AS area_code,
-    CASE geographic_level WHEN 'National' THEN country_name ELSE region_name END AS area_name,
+    CASE geographic_level WHEN 'National' THEN 'england' WHEN 'Regional' THEN 'region' ELSE 'local_authority' END AS area_type,
+    CASE geographic_level WHEN 'National' THEN country_code WHEN 'Regional' THEN region_code ELSE new_la_code END AS area_code,
+    CASE geographic_level WHEN 'National' THEN country_name WHEN 'Regional' THEN region_name ELSE la_name END AS area_name,
     CASE
       WHEN characteristic = 'Total' AND gender = 'Total' THEN 'all'
       WHEN characteristic = 'Total' THEN 'sex'
@@ -27,5 +27,6 @@ SELECT * FROM (
   FROM benchmark_eyfsp
   WHERE geographic_level = 'National'
      OR (geographic_level = 'Regional' AND region_code = '{{region_code}}')
+     OR (geographic_level = 'Local authority' AND new_la_code IN ({{comparators}}))
 ) b
 WHERE breakdown IS NOT NULL AND breakdown_value IS NOT NULL
