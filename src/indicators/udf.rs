@@ -1,6 +1,8 @@
 //! The statistics as DataFusion scalar functions, usable from any indicator SQL:
 //! `wilson_lower(x, n, z)`, `wilson_upper(x, n, z)` (percent, 0–100),
-//! `z95()`, `z998()` and `imd_quintile(decile)`. Invalid input is an execution
+//! `newcombe_lower/upper(x1, n1, x2, n2, z)` (percentage points),
+//! `compare_benchmark(b, l95, u95, l998, u998, polarity)`, `z95()`, `z998()`,
+//! `imd_quintile(decile)`, `fy_quarter(date)`, `add_days`, `add_months`. Invalid input is an execution
 //! error naming the function, never a number.
 
 use std::sync::Arc;
@@ -59,6 +61,84 @@ fn wilson_udf(name: &'static str, upper: bool) -> ScalarUDF {
         name,
         vec![DataType::Float64, DataType::Float64, DataType::Float64],
         DataType::Float64,
+        Volatility::Immutable,
+        Arc::new(f),
+    )
+}
+
+/// `newcombe_lower(x1, n1, x2, n2, z)` / `newcombe_upper(…)`: Newcombe's hybrid
+/// score interval for p1 − p2, in percentage points.
+fn newcombe_udf(name: &'static str, upper: bool) -> ScalarUDF {
+    let f = move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let rows = rows_of(args);
+        let a: Vec<Float64Array> = args.iter().map(|v| to_f64(v, rows)).collect::<Result<_>>()?;
+        let mut out = Vec::with_capacity(rows);
+        for i in 0..rows {
+            if a.iter().any(|c| c.is_null(i)) {
+                out.push(None);
+                continue;
+            }
+            let ci = crate::stats::newcombe(
+                a[0].value(i),
+                a[1].value(i),
+                a[2].value(i),
+                a[3].value(i),
+                a[4].value(i),
+            )
+            .map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))?;
+            out.push(Some(100.0 * if upper { ci.upper } else { ci.lower }));
+        }
+        Ok(ColumnarValue::Array(Arc::new(Float64Array::from(out))))
+    };
+    create_udf(
+        name,
+        vec![DataType::Float64; 5],
+        DataType::Float64,
+        Volatility::Immutable,
+        Arc::new(f),
+    )
+}
+
+/// `compare_benchmark(benchmark, lower_95, upper_95, lower_998, upper_998, polarity)`:
+/// `better`, `similar`, `worse`, `best`, `worst` or `not_compared`.
+fn compare_udf() -> ScalarUDF {
+    let f = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let rows = rows_of(args);
+        let nums: Vec<Float64Array> = args[..5].iter().map(|v| to_f64(v, rows)).collect::<Result<_>>()?;
+        let pol = cast(&args[5].clone().into_array(rows)?, &DataType::Utf8)?;
+        let pol = pol.as_any().downcast_ref::<StringArray>().expect("utf8");
+        let mut out = Vec::with_capacity(rows);
+        for i in 0..rows {
+            let polarity = match pol.is_valid(i).then(|| pol.value(i)) {
+                Some("higher_is_better") => crate::stats::Polarity::HigherIsBetter,
+                Some("lower_is_better") => crate::stats::Polarity::LowerIsBetter,
+                Some("not_applicable") | None => crate::stats::Polarity::NotApplicable,
+                Some(other) => {
+                    return Err(DataFusionError::Execution(format!(
+                        "compare_benchmark: unknown polarity `{other}`"
+                    )));
+                }
+            };
+            let v = |k: usize| nums[k].is_valid(i).then(|| nums[k].value(i));
+            let c = match (v(0), v(1), v(2)) {
+                (Some(b), Some(l), Some(u)) => {
+                    let wide = v(3)
+                        .zip(v(4))
+                        .map(|(l, u)| crate::stats::Interval { lower: l, upper: u });
+                    crate::stats::compare(b, crate::stats::Interval { lower: l, upper: u }, wide, polarity)
+                }
+                _ => crate::stats::Comparison::NotCompared,
+            };
+            out.push(Some(c.as_str()));
+        }
+        Ok(ColumnarValue::Array(Arc::new(StringArray::from(out))))
+    };
+    let mut types = vec![DataType::Float64; 5];
+    types.push(DataType::Utf8);
+    create_udf(
+        "compare_benchmark",
+        types,
+        DataType::Utf8,
         Volatility::Immutable,
         Arc::new(f),
     )
@@ -188,6 +268,9 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(fy_quarter_udf());
     ctx.register_udf(wilson_udf("wilson_lower", false));
     ctx.register_udf(wilson_udf("wilson_upper", true));
+    ctx.register_udf(newcombe_udf("newcombe_lower", false));
+    ctx.register_udf(newcombe_udf("newcombe_upper", true));
+    ctx.register_udf(compare_udf());
     ctx.register_udf(constant("z95", Z95));
     ctx.register_udf(constant("z998", Z998));
     ctx.register_udf(quintile_udf());
@@ -242,6 +325,23 @@ mod tests {
         );
         assert!(
             text.contains("2024-02-29") && text.contains("2024-02-29"),
+            "{text}"
+        );
+        let b = ctx
+            .sql(
+                "SELECT newcombe_lower(56, 70, 48, 80, z95()) AS l, newcombe_upper(56, 70, 48, 80, z95()) AS u, \
+                 compare_benchmark(50.0, 55.0, 65.0, 52.0, 68.0, 'higher_is_better') AS c",
+            )
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&b)
+            .unwrap()
+            .to_string();
+        assert!(
+            text.contains("5.243") && text.contains("33.387") && text.contains("best"),
             "{text}"
         );
         let err = ctx
