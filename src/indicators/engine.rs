@@ -604,7 +604,19 @@ pub async fn compute(
     register_views(ctx, sql_dir, council).await?;
     let mut rows: Vec<Row> = Vec::new();
     let mut gap_sources = HashMap::new();
+    let progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let pb = indicatif::ProgressBar::new(catalogue.len() as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("scorecard {bar:30} {pos}/{len} indicators {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     for ind in catalogue.iter().filter(|i| i.kind != Kind::Gap) {
+        progress.set_message(ind.id.clone());
+        progress.inc(1);
         let path = ind.sql_file(sql_dir).expect("non-gap indicators have SQL");
         let base = std::fs::read_to_string(&path).map_err(|e| Error::config(&path, e.to_string()))?;
         let sql = aggregate_sql(ind, render(&base, council).trim().trim_end_matches(';'), council);
@@ -636,6 +648,7 @@ pub async fn compute(
             ),
         );
     }
+    progress.finish_and_clear();
     apply_disclosure(&mut rows, policy, &gap_sources, council);
     compare_and_trend(&mut rows, catalogue);
     rows.sort_by(|a, b| {
