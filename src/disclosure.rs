@@ -206,6 +206,24 @@ mod tests {
         Policy::default()
     }
 
+    /// FSM × sex with both margins and the total:
+    /// 0 All, 1 FSM, 2 not FSM, 3 Boys, 4 Girls, 5 FSM boys, 6 FSM girls, 7 non-FSM boys, 8 non-FSM girls.
+    fn fsm_sex_groups() -> Vec<Group> {
+        let g = |parent: usize, children: &[usize]| Group {
+            parent,
+            children: children.to_vec(),
+        };
+        vec![
+            g(0, &[1, 2]),
+            g(0, &[3, 4]),
+            g(0, &[5, 6, 7, 8]),
+            g(1, &[5, 6]),
+            g(2, &[7, 8]),
+            g(3, &[5, 7]),
+            g(4, &[6, 8]),
+        ]
+    }
+
     #[test]
     fn small_counts_and_their_complements_are_suppressed() {
         let mut cells = vec![
@@ -248,36 +266,7 @@ mod tests {
             Cell::new(136, 190),
             Cell::new(124, 180),
         ];
-        let groups = vec![
-            Group {
-                parent: 0,
-                children: vec![1, 2],
-            },
-            Group {
-                parent: 0,
-                children: vec![3, 4],
-            },
-            Group {
-                parent: 0,
-                children: vec![5, 6, 7, 8],
-            },
-            Group {
-                parent: 1,
-                children: vec![5, 6],
-            },
-            Group {
-                parent: 2,
-                children: vec![7, 8],
-            },
-            Group {
-                parent: 3,
-                children: vec![5, 7],
-            },
-            Group {
-                parent: 4,
-                children: vec![6, 8],
-            },
-        ];
+        let groups = fsm_sex_groups();
         suppress(&mut cells, &groups, &policy());
         assert!(cells[5].suppressed);
         assert!(recoverable(&cells, &groups).is_empty(), "{cells:?}");
@@ -299,15 +288,7 @@ mod tests {
                 cell(&[0, 1, 2, 3]), cell(&[0, 1]), cell(&[2, 3]), cell(&[0, 2]), cell(&[1, 3]),
                 cell(&[0]), cell(&[1]), cell(&[2]), cell(&[3]),
             ];
-            let groups = vec![
-                Group { parent: 0, children: vec![1, 2] },
-                Group { parent: 0, children: vec![3, 4] },
-                Group { parent: 0, children: vec![5, 6, 7, 8] },
-                Group { parent: 1, children: vec![5, 6] },
-                Group { parent: 2, children: vec![7, 8] },
-                Group { parent: 3, children: vec![5, 7] },
-                Group { parent: 4, children: vec![6, 8] },
-            ];
+            let groups = fsm_sex_groups();
             suppress(&mut cells, &groups, &policy());
             prop_assert!(recoverable(&cells, &groups).is_empty());
             for c in &cells {

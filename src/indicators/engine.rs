@@ -59,28 +59,28 @@ pub struct Row {
     pub numerator_sq: Option<f64>,
 }
 
-fn col_str(b: &RecordBatch, name: &str) -> Result<StringArray> {
+/// Column `name` of a result, cast to `ty` and downcast to its array type.
+fn col<A: Array + Clone + 'static>(b: &RecordBatch, name: &str, ty: DataType) -> Result<A> {
     let c = b
         .column_by_name(name)
         .ok_or_else(|| Error::internal(format!("indicator SQL result has no column `{name}`")))?;
-    let c = cast(c, &DataType::Utf8).map_err(Error::internal)?;
-    Ok(c.as_any().downcast_ref::<StringArray>().expect("utf8").clone())
+    let c = cast(c, &ty).map_err(Error::internal)?;
+    c.as_any()
+        .downcast_ref::<A>()
+        .cloned()
+        .ok_or_else(|| Error::internal(format!("column `{name}` is not {ty}")))
+}
+
+fn col_str(b: &RecordBatch, name: &str) -> Result<StringArray> {
+    col(b, name, DataType::Utf8)
 }
 
 fn col_i64(b: &RecordBatch, name: &str) -> Result<Int64Array> {
-    let c = b
-        .column_by_name(name)
-        .ok_or_else(|| Error::internal(format!("indicator SQL result has no column `{name}`")))?;
-    let c = cast(c, &DataType::Int64).map_err(Error::internal)?;
-    Ok(c.as_any().downcast_ref::<Int64Array>().expect("i64").clone())
+    col(b, name, DataType::Int64)
 }
 
 fn col_f64(b: &RecordBatch, name: &str) -> Result<Float64Array> {
-    let c = b
-        .column_by_name(name)
-        .ok_or_else(|| Error::internal(format!("indicator SQL result has no column `{name}`")))?;
-    let c = cast(c, &DataType::Float64).map_err(Error::internal)?;
-    Ok(c.as_any().downcast_ref::<Float64Array>().expect("f64").clone())
+    col(b, name, DataType::Float64)
 }
 
 fn opt<T: Array>(a: &T, i: usize) -> bool {
