@@ -7,8 +7,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::load_project;
 use crate::error::{Error, Result, exit_code};
+use crate::ops::shutdown::{Shutdown, listen_for_signals};
 use crate::pseudo::PseudoKey;
-use crate::run::{RunOptions, run_with_record, summary};
+use crate::run::{RunOptions, run_with_retries, summary};
 use crate::storage::Storage;
 
 #[derive(Debug, Parser)]
@@ -71,6 +72,27 @@ pub enum Command {
     },
     /// Check the whole project (configuration, schemas, seeds, indicator SQL) without touching data.
     Validate,
+    /// Long-running scheduler: runs the `[[serve.schedule]]` entries (and new arrivals when
+    /// `[serve.arrival]` is on) and serves /healthz, /readyz, /metrics and /runs.
+    Serve {
+        /// Address of the HTTP endpoint (overrides `[serve] listen`).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Recent runs, newest first.
+    Runs {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print the run records as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each source's freshness against its cadence, and its last outcome.
+    Status {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the indicator fixtures (`pipelines/indicators/tests/*.toml`): rows in, indicator rows out.
     Test,
 }
@@ -175,18 +197,77 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let project = load_project(&project_dir)?;
             let key = PseudoKey::from_env()?;
             let storage = Storage::open(&project.dir, &project.storage_root)?;
-            let rec = run_with_record(
-                &project,
-                &storage,
-                key,
-                &RunOptions {
-                    source,
-                    full_refresh,
-                    no_scorecard,
-                },
-            )
-            .await?;
-            print_result(&storage, rec)
+            let shutdown = Shutdown::new();
+            listen_for_signals(shutdown.clone());
+            let opts = RunOptions {
+                source,
+                full_refresh,
+                no_scorecard,
+                shutdown,
+                trigger: Some("cli".into()),
+            };
+            let result = run_with_retries(&project, &storage, key, &opts).await;
+            match &result {
+                Ok((rec, _)) => crate::ops::alert_after_run(&project, &storage, Some(rec), None).await,
+                Err(e) => crate::ops::alert_after_run(&project, &storage, None, Some(e)).await,
+            }
+            print_result(&storage, result?)
+        }
+        Command::Serve { listen } => {
+            let project = std::sync::Arc::new(load_project(&project_dir)?);
+            let key = PseudoKey::from_env()?;
+            let storage = Storage::open(&project.dir, &project.storage_root)?;
+            let shutdown = Shutdown::new();
+            listen_for_signals(shutdown.clone());
+            crate::ops::serve::serve(project, storage, key, shutdown, listen).await
+        }
+        Command::Runs { limit, json } => {
+            let project = load_project(&project_dir)?;
+            let storage = Storage::open(&project.dir, &project.storage_root)?;
+            let runs = crate::ops::status::recent_runs(&storage, limit).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&runs).map_err(Error::internal)?
+                );
+            } else if runs.is_empty() {
+                println!("no runs recorded under {}", storage.display("state/runs/"));
+            } else {
+                print!("{}", crate::ops::status::render_runs(&runs));
+            }
+            Ok(())
+        }
+        Command::Status { json } => {
+            let project = load_project(&project_dir)?;
+            let storage = Storage::open(&project.dir, &project.storage_root)?;
+            let rows = crate::ops::status::sources(&project, &storage, chrono::Utc::now()).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).map_err(Error::internal)?
+                );
+            } else {
+                print!("{}", crate::ops::status::render_sources(&rows));
+                let last = crate::ops::status::recent_runs(&storage, 1).await?;
+                if let Some(r) = last.first() {
+                    println!(
+                        "last run: {} {} (trigger {}, started {})",
+                        r["run_id"].as_str().unwrap_or("?"),
+                        r["status"].as_str().unwrap_or("?"),
+                        r["trigger"].as_str().unwrap_or("cli"),
+                        r["started_at"].as_str().unwrap_or("?")
+                    );
+                }
+                if let Some(l) = crate::ops::lease::current(&storage).await?
+                    && l.is_live(chrono::Utc::now())
+                {
+                    println!(
+                        "run in progress: {} on {} (pid {}), lease until {}",
+                        l.purpose, l.host, l.pid, l.expires_at
+                    );
+                }
+            }
+            Ok(())
         }
         Command::Demo { children, years } => {
             let project = load_project(&project_dir)?;
@@ -205,7 +286,14 @@ async fn dispatch(cli: Cli) -> Result<()> {
             eprintln!(
                 "running the nightly job with the DEMO pseudonymisation key (never use it for real data) …"
             );
-            let rec = run_with_record(&project, &storage, PseudoKey::demo(), &RunOptions::default()).await?;
+            let shutdown = Shutdown::new();
+            listen_for_signals(shutdown.clone());
+            let opts = RunOptions {
+                shutdown,
+                trigger: Some("demo".into()),
+                ..RunOptions::default()
+            };
+            let rec = run_with_retries(&project, &storage, PseudoKey::demo(), &opts).await?;
             let headline =
                 crate::indicators::headline(&rec.0.scorecard, &crate::indicators::council(&project));
             print_result(&storage, rec)?;

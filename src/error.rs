@@ -10,6 +10,10 @@ pub mod exit_code {
     pub const CONFIG: i32 = 2;
     pub const STORAGE: i32 = 3;
     pub const INTERNAL: i32 = 4;
+    /// Another run holds the run lease on this storage root.
+    pub const LEASE_HELD: i32 = 5;
+    /// Stopped by SIGTERM/SIGINT (or a lost lease) before finishing.
+    pub const INTERRUPTED: i32 = 6;
 }
 
 /// One configuration problem, naming the file it came from.
@@ -47,6 +51,16 @@ pub enum Error {
     #[error("{0}")]
     Key(String),
 
+    /// Another run is in progress on the same storage root.
+    #[error("{0}")]
+    LeaseHeld(String),
+
+    /// The run was asked to stop and stopped cleanly before finishing.
+    #[error(
+        "run interrupted: {0}; every file is either wholly committed or not at all, and the next run continues"
+    )]
+    Interrupted(String),
+
     /// Our own bug or an unexpected library failure.
     #[error("internal error: {0}")]
     Internal(String),
@@ -59,7 +73,14 @@ impl Error {
             Error::BadFile { .. } | Error::DataRefused(_) => exit_code::DATA,
             Error::Storage { .. } => exit_code::STORAGE,
             Error::Internal(_) => exit_code::INTERNAL,
+            Error::LeaseHeld(_) => exit_code::LEASE_HELD,
+            Error::Interrupted(_) => exit_code::INTERRUPTED,
         }
+    }
+
+    /// Worth retrying after a pause: the store may come back.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Storage { .. })
     }
 
     pub fn config(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {

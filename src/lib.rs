@@ -10,7 +10,8 @@
 //! - [`ingest`]: one landing file → quarantine + one atomic Delta commit.
 //! - [`lake`]: Delta writes, the ingest ledger, reading tables back.
 //! - [`reference`]: seed files → `ref_*` lake tables.
-//! - [`run`]: the run orchestrator, run records and the summary.
+//! - [`run`]: the run orchestrator (lease, retries, stop requests), run records and the summary.
+//! - [`ops`]: scheduling, the run lease, shutdown, freshness, alerts, metrics and the HTTP endpoint.
 //! - [`indicators`]: the indicator catalogue and SQL, the engine, publishing the scorecard.
 //! - [`generate`]: synthetic partner extracts.
 //! - [`disclosure`]: primary and secondary suppression, and the attacker that checks it.
@@ -26,6 +27,7 @@ pub mod generate;
 pub mod indicators;
 pub mod ingest;
 pub mod lake;
+pub mod ops;
 pub mod pseudo;
 pub mod read;
 pub mod reference;

@@ -1,6 +1,10 @@
 //! The run orchestrator: the only module that knows the order of a run.
-//! Ledger → seeds → for each source, each new landing file → ingest → ledger
-//! entry → run record (`state/runs/<run_id>.json`) → summary.
+//! Lease → run record → seeds → ledger → for each source, each new landing
+//! file → ingest → ledger entry → scorecard → run record
+//! (`state/runs/<run_id>.json`) → lease released → summary.
+//! A stop request (SIGTERM, SIGINT, a lost lease) is honoured between files;
+//! the file in progress gets the grace period and is otherwise abandoned
+//! before its commit.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -11,11 +15,18 @@ use crate::config::Project;
 use crate::error::{Error, Result};
 use crate::ingest::{self, FileReport, IngestContext, Outcome};
 use crate::lake::{self, LedgerEntry};
+use crate::ops::clock::SystemClock;
+use crate::ops::lease::{self, Acquire, HeldLease};
+use crate::ops::shutdown::Shutdown;
 use crate::pseudo::PseudoKey;
 use crate::storage::Storage;
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
+    /// Stop requests (signals) from outside the run.
+    pub shutdown: Shutdown,
+    /// What started the run (`cli`, `schedule:<name>`, `arrival`, …), for the record.
+    pub trigger: Option<String>,
     /// Only this source.
     pub source: Option<String>,
     /// Re-ingest everything still in the landing zone.
@@ -44,6 +55,8 @@ pub struct RunRecord {
     pub finished_at: Option<String>,
     pub seconds: f64,
     pub demo_key: bool,
+    /// What started the run.
+    pub trigger: String,
     pub options: serde_json::Value,
     pub sources: Vec<SourceTotals>,
     pub files: Vec<FileReport>,
@@ -96,6 +109,7 @@ pub async fn run_with_record(
         finished_at: None,
         seconds: 0.0,
         demo_key: key.is_demo,
+        trigger: opts.trigger.clone().unwrap_or_else(|| "cli".into()),
         options: serde_json::json!({"source": opts.source, "full_refresh": opts.full_refresh}),
         sources: Vec::new(),
         files: Vec::new(),
@@ -121,11 +135,44 @@ pub async fn run_with_record(
             ),
         ));
     }
-    write_record(storage, &rec).await?;
-    let span = info_span!("run", run_id = %run_id);
-    let result = run_inner(project, storage, key, opts, &mut rec)
-        .instrument(span)
-        .await;
+    // Never two runs at once on one storage root.
+    let held = match lease::try_acquire(
+        storage,
+        std::sync::Arc::new(SystemClock),
+        project.ops.lease,
+        &run_id,
+    )
+    .await?
+    {
+        Acquire::Acquired(l) => l,
+        Acquire::Held(other) => {
+            return Err(Error::LeaseHeld(format!(
+                "another run is in progress on {}: run {} on host {} (pid {}) holds the run lease until {} (renewed while it runs); this run did nothing",
+                storage.display(""),
+                other.purpose,
+                other.host,
+                other.pid,
+                other
+                    .expires_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )));
+        }
+    };
+    // The run stops on an outside request or when its lease is lost.
+    let stop = Shutdown::new();
+    let forward = {
+        let (outer, stop) = (opts.shutdown.clone(), stop.clone());
+        tokio::spawn(async move { stop.request(outer.requested().await) })
+    };
+    let held = HeldLease::start(held, stop.clone());
+    let span = info_span!("run", run_id = %run_id, trigger = %rec.trigger);
+    let result = async {
+        write_record(storage, &rec).await?;
+        run_inner(project, storage, key, opts, &stop, &mut rec).await
+    }
+    .instrument(span)
+    .await;
+    forward.abort();
     rec.seconds = started.elapsed().as_secs_f64();
     rec.finished_at = Some(chrono::Utc::now().to_rfc3339());
     let refused: Vec<&FileReport> = rec
@@ -149,12 +196,71 @@ pub async fn run_with_record(
     match &outcome {
         Ok(()) => rec.status = "succeeded".into(),
         Err(e) => {
-            rec.status = "failed".into();
+            rec.status = match e {
+                Error::Interrupted(_) => "interrupted",
+                _ => "failed",
+            }
+            .into();
             rec.error = Some(e.to_string());
         }
     }
-    write_record(storage, &rec).await?;
+    let written = write_record(storage, &rec).await;
+    let released = held.release().await;
+    written?;
+    if let Err(e) = released {
+        warn!(error = %e, "could not release the run lease; it expires by itself");
+    }
     Ok((rec, outcome))
+}
+
+/// [`run_with_record`], retried with exponential backoff (`[run] retry_*`) while
+/// it fails on the store — a transient error. Partner data problems and
+/// configuration errors are never retried. Each attempt is its own run.
+pub async fn run_with_retries(
+    project: &Project,
+    storage: &Storage,
+    key: PseudoKey,
+    opts: &RunOptions,
+) -> Result<(RunRecord, Result<()>)> {
+    use backon::BackoffBuilder;
+    let ops = &project.ops;
+    let mut delays = backon::ExponentialBuilder::default()
+        .with_min_delay(ops.retry_initial)
+        .with_max_delay(ops.retry_max)
+        .with_max_times(ops.retry_attempts.saturating_sub(1) as usize)
+        .with_jitter()
+        .build();
+    let mut attempt = 1;
+    loop {
+        let result = run_with_record(project, storage, key.clone(), opts).await;
+        let transient = match &result {
+            Err(e) => e.is_transient(),
+            Ok((_, Err(e))) => e.is_transient(),
+            Ok((_, Ok(()))) => false,
+        };
+        if !transient || opts.shutdown.is_requested() {
+            return result;
+        }
+        let Some(delay) = delays.next() else {
+            return result;
+        };
+        let error = match &result {
+            Err(e) | Ok((_, Err(e))) => e.to_string(),
+            Ok(_) => String::new(),
+        };
+        warn!(
+            attempt,
+            of = ops.retry_attempts,
+            retry_in_seconds = delay.as_secs(),
+            error = %error,
+            "run failed on the store; retrying"
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = opts.shutdown.requested() => return result,
+        }
+        attempt += 1;
+    }
 }
 
 async fn run_inner(
@@ -162,6 +268,7 @@ async fn run_inner(
     storage: &Storage,
     key: PseudoKey,
     opts: &RunOptions,
+    stop: &Shutdown,
     rec: &mut RunRecord,
 ) -> Result<()> {
     crate::reference::publish_seeds(storage, &project.seeds).await?;
@@ -218,6 +325,10 @@ async fn run_inner(
             seconds: 0.0,
         };
         for lf in files.iter().filter(|f| plan.glob.is_match(&f.relative)) {
+            if let Some(reason) = stop.reason() {
+                progress.finish_and_clear();
+                return Err(Error::Interrupted(reason));
+            }
             if !opts.full_refresh
                 && let Some(sha) = fingerprints.get(&(plan.name.clone(), lf.relative.clone(), lf.size as i64))
                 && let Some((outcome, _)) = done_hashes.get(&(plan.name.clone(), sha.clone()))
@@ -253,10 +364,25 @@ async fn run_inner(
                     (true, true) => ingest::Refresh::FirstFile,
                     (true, false) => ingest::Refresh::LaterFile,
                 };
-                ingest::ingest_file(&ctx, plan.clone(), lf, refresh).await.map(Some)
+                // Finish within the grace period after a stop request, or abandon
+                // the file before its commit (dropping the ingest commits nothing).
+                tokio::select! {
+                    r = ingest::ingest_file(&ctx, plan.clone(), lf, refresh) => r.map(Some),
+                    reason = stop.requested_then(project.ops.shutdown_grace) => {
+                        warn!("file abandoned uncommitted: the stop request's grace period ran out");
+                        Err(Error::Interrupted(reason))
+                    }
+                }
             }
             .instrument(fspan.clone())
-            .await?;
+            .await;
+            let report = match report {
+                Ok(r) => r,
+                Err(e) => {
+                    progress.finish_and_clear();
+                    return Err(e);
+                }
+            };
             let Some(report) = report else { continue };
             first = false;
             let _g = fspan.enter();
@@ -303,11 +429,19 @@ async fn run_inner(
     if opts.no_scorecard {
         return Ok(());
     }
+    if let Some(reason) = stop.reason() {
+        return Err(Error::Interrupted(reason));
+    }
 
     let started = std::time::Instant::now();
-    let rows = crate::indicators::build_scorecard(project, storage, &rec.run_id)
-        .instrument(info_span!("scorecard"))
-        .await?;
+    let rows = tokio::select! {
+        r = crate::indicators::build_scorecard(project, storage, &rec.run_id)
+            .instrument(info_span!("scorecard")) => r?,
+        reason = stop.requested_then(project.ops.shutdown_grace) => {
+            warn!("scorecard abandoned: the stop request's grace period ran out; the published scorecard is the previous run's");
+            return Err(Error::Interrupted(reason));
+        }
+    };
     rec.scorecard_seconds = started.elapsed().as_secs_f64();
     rec.scorecard_rows = rows.len();
     info!(

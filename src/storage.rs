@@ -251,6 +251,41 @@ impl Storage {
         Ok(())
     }
 
+    /// Create `rel` only if no object is there yet (atomic on every store):
+    /// `Ok(false)` when another writer got there first.
+    pub async fn put_if_absent(&self, rel: &str, bytes: Bytes) -> Result<bool> {
+        let opts = object_store::PutOptions::from(object_store::PutMode::Create);
+        match self
+            .store
+            .put_opts(&self.path(rel), PutPayload::from_bytes(bytes), opts)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(Error::storage(self.display(rel), e)),
+        }
+    }
+
+    /// Remove `rel` (no error when it is already gone).
+    pub async fn delete(&self, rel: &str) -> Result<()> {
+        match self.store.delete(&self.path(rel)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(Error::storage(self.display(rel), e)),
+        }
+    }
+
+    /// Whether the store answers: lists the root's first level.
+    pub async fn reachable(&self) -> Result<()> {
+        self.store
+            .list_with_delimiter(Some(&self.prefix))
+            .await
+            .map(|_| ())
+            .or_else(|e| match e {
+                object_store::Error::NotFound { .. } => Ok(()),
+                e => Err(Error::storage(self.display(""), e)),
+            })
+    }
+
     pub async fn get(&self, rel: &str) -> Result<Option<Bytes>> {
         match self.store.get(&self.path(rel)).await {
             Ok(g) => Ok(Some(

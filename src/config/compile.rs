@@ -38,6 +38,8 @@ pub struct Project {
     pub plan: Plan,
     pub seeds: Arc<Seeds>,
     pub disclosure: crate::disclosure::Policy,
+    /// Lease, retries, shutdown, schedules, endpoint and alerts.
+    pub ops: super::ops::Ops,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -126,6 +128,8 @@ pub struct SourcePlan {
     pub derive: Vec<DerivePlan>,
     pub rules: Vec<RulePlan>,
     pub unique: Vec<usize>,
+    /// Expected delivery cadence, when declared.
+    pub freshness: Option<super::ops::Freshness>,
     /// Name and kind of every working slot of a row.
     pub slots: Vec<(String, SlotKind, ColumnType)>,
     /// For each output column (schema order), its slot.
@@ -265,6 +269,10 @@ pub fn load_project(dir: &Path) -> Result<Project> {
         }
     }
 
+    let ops = raw
+        .as_ref()
+        .map(|r| super::ops::compile(&manifest, &r.run, &r.serve, &r.alerts, &mut issues.0));
+
     let mut sources = Vec::new();
     let mut names = HashSet::new();
     for path in toml_files(&dir.join("pipelines"), &mut issues) {
@@ -281,6 +289,16 @@ pub fn load_project(dir: &Path) -> Result<Project> {
     if sources.is_empty() && issues.0.is_empty() {
         issues.push(&dir.join("pipelines"), "no source definitions found");
     }
+    for s in ops.iter().flat_map(|o| &o.schedules) {
+        if let Some(src) = &s.source
+            && !sources.iter().any(|p: &Arc<SourcePlan>| &p.name == src)
+        {
+            issues.push(
+                &manifest,
+                format!("[[serve.schedule]] `{}`: no source named `{src}`", s.name),
+            );
+        }
+    }
 
     if !issues.0.is_empty() {
         return Err(Error::Config(issues.0));
@@ -294,6 +312,7 @@ pub fn load_project(dir: &Path) -> Result<Project> {
         disclosure: raw.disclosure,
         plan: Plan { sources },
         seeds: Arc::new(seeds),
+        ops: ops.expect("compiled when startwell.toml parsed"),
     })
 }
 
@@ -346,6 +365,7 @@ fn compile_source(
         }
     }
     let ratio = rp.max_reject_ratio.unwrap_or(default_ratio);
+    let freshness = rp.freshness.as_ref().map(|f| f.compile(path, &mut issues.0));
     if !(0.0..=1.0).contains(&ratio) {
         issues.push(path, "max_reject_ratio must be between 0 and 1");
     }
@@ -712,6 +732,7 @@ fn compile_source(
         derive,
         rules,
         unique,
+        freshness,
         slots,
         outputs,
         schema: Arc::new(Schema::new(fields)),

@@ -5,6 +5,7 @@
 //! The doc comments on these structs are the user documentation of the keys.
 
 pub mod compile;
+pub mod ops;
 
 use std::collections::BTreeMap;
 
@@ -51,6 +52,15 @@ pub struct RawProject {
     /// Disclosure control of the published scorecard.
     #[serde(default)]
     pub disclosure: crate::disclosure::Policy,
+    /// Run lease, retries and graceful shutdown.
+    #[serde(default)]
+    pub run: ops::RawRun,
+    /// The long-running scheduler (`startwell serve`).
+    #[serde(default)]
+    pub serve: ops::RawServe,
+    /// Webhook alerts.
+    #[serde(default)]
+    pub alerts: ops::RawAlerts,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +169,9 @@ pub struct RawPipeline {
     /// Columns (canonical or key names) that identify a row: later duplicates are quarantined.
     #[serde(default)]
     pub unique: Vec<String>,
+    /// Expected delivery cadence: `startwell status`, `/metrics` and alerts report the source stale after it.
+    #[serde(default)]
+    pub freshness: Option<ops::RawFreshness>,
 }
 
 fn default_glob() -> String {

@@ -281,9 +281,8 @@ async fn full_refresh_rebuilds_the_same_lake() {
         futures::future::join_all(TABLES.iter().map(|t| table_lines(&storage, t))).await;
     let rec = tp
         .run(RunOptions {
-            source: None,
             full_refresh: true,
-            no_scorecard: false,
+            ..RunOptions::default()
         })
         .await
         .unwrap();

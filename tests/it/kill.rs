@@ -109,4 +109,76 @@ async fn killed_runs_complete_to_the_same_lake() {
         assert!(out.contains("succeeded"), "{out}");
     }
     assert!(killed >= 4, "only {killed} kills landed before the run ended");
+
+    // SIGTERM in the middle of an ingest (after the first data commit): the run
+    // stops cleanly — exit code 6, record `interrupted`, lease released, the lake
+    // readable — and the next run completes it to the same lake. With the
+    // default grace period (the file in progress may finish) and with none (it
+    // is abandoned before its commit).
+    for grace in [20, 0] {
+        let tp = TestProject::new();
+        let manifest = tp.path().join("startwell.toml");
+        let toml = std::fs::read_to_string(&manifest).unwrap();
+        std::fs::write(
+            &manifest,
+            toml.replace(
+                "shutdown_grace_seconds = 20",
+                &format!("shutdown_grace_seconds = {grace}"),
+            ),
+        )
+        .unwrap();
+        tp.generate(150, 2);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_startwell"))
+            .arg("--project")
+            .arg(tp.path())
+            .arg("run")
+            .env("STARTWELL_HMAC_KEY", TEST_KEY)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while commits(&lake_dir(&tp).join("eyfsp")) < 1 {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "run ended before the signal point"
+            );
+            assert!(start.elapsed() < Duration::from_secs(600));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(startwell::error::exit_code::INTERRUPTED),
+            "grace {grace}: {err}"
+        );
+        assert!(err.contains("run interrupted: SIGTERM received"), "{err}");
+        let storage = tp.storage();
+        let records = startwell::ops::status::recent_runs(&storage, 5).await.unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0]["status"], "interrupted");
+        let lease = startwell::ops::lease::current(&storage).await.unwrap().unwrap();
+        assert!(lease.released, "{lease:?}");
+        let partial = lake(&tp).await; // every table readable
+        assert_ne!(
+            partial, expected,
+            "grace {grace}: the signal landed after the run's work"
+        );
+        let (code, _, err) = tp.run_binary(&["run"]);
+        assert_eq!(code, 0, "grace {grace}: {err}");
+        assert_eq!(
+            lake(&tp).await,
+            expected,
+            "lake differs after SIGTERM (grace {grace})"
+        );
+    }
 }

@@ -1,8 +1,10 @@
 //! Integration tests: one binary (each test binary links DataFusion).
 
 mod common;
+mod deploy;
 mod identifiers;
 mod ingest;
 mod kill;
 mod memory_store;
+mod ops;
 mod scorecard;

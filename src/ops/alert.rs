@@ -1,0 +1,176 @@
+//! Alerts: a failed run, a refused file or a stale source is logged at error
+//! level and posted as JSON to the webhook named by `[alerts] webhook_url_env`.
+//! The body's `text` is what Slack incoming webhooks and Teams connectors show;
+//! the `startwell` object carries the same facts for other receivers.
+//! Alerts name runs, sources and files — never a value from a partner's rows.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tracing::{error, warn};
+
+use super::status::SourceStatus;
+use crate::config::Project;
+use crate::ingest::Outcome;
+use crate::run::RunRecord;
+
+/// Something that needs a person.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    RunFailed {
+        run_id: String,
+        status: String,
+        error: String,
+    },
+    FileRefused {
+        run_id: String,
+        source: String,
+        file: String,
+        reason: String,
+    },
+    SourceStale {
+        source: String,
+        state: String,
+        cadence: Option<String>,
+        age_days: Option<f64>,
+        last_delivery: Option<String>,
+    },
+}
+
+impl Event {
+    pub fn text(&self, council: &str) -> String {
+        match self {
+            Event::RunFailed {
+                run_id,
+                status,
+                error,
+            } => {
+                format!("startwell ({council}): run {run_id} {status}: {error}")
+            }
+            Event::FileRefused {
+                source, file, reason, ..
+            } => format!("startwell ({council}): {source} file {file} was refused: {reason}"),
+            Event::SourceStale {
+                source,
+                state,
+                cadence,
+                age_days,
+                ..
+            } => match age_days {
+                Some(a) => format!(
+                    "startwell ({council}): source {source} is stale ({state}): last delivery {a:.0} days ago, expected {}",
+                    cadence.as_deref().unwrap_or("-")
+                ),
+                None => format!("startwell ({council}): source {source} has never been delivered ({state})"),
+            },
+        }
+    }
+}
+
+/// The alert events of a finished run (failure, each refused file).
+pub fn run_events(rec: &RunRecord) -> Vec<Event> {
+    let mut out: Vec<Event> = rec
+        .files
+        .iter()
+        .filter(|f| f.outcome == Outcome::Refused)
+        .map(|f| Event::FileRefused {
+            run_id: rec.run_id.clone(),
+            source: f.source.clone(),
+            file: f.file.clone(),
+            reason: f.message.clone(),
+        })
+        .collect();
+    if rec.status != "succeeded" {
+        out.push(Event::RunFailed {
+            run_id: rec.run_id.clone(),
+            status: rec.status.clone(),
+            error: rec.error.clone().unwrap_or_default(),
+        });
+    }
+    out
+}
+
+pub fn stale_event(s: &SourceStatus) -> Event {
+    Event::SourceStale {
+        source: s.source.clone(),
+        state: s.state.as_str().into(),
+        cadence: s.cadence.clone(),
+        age_days: s.age_days.map(|a| (a * 10.0).round() / 10.0),
+        last_delivery: s.last_delivery.map(|t| t.to_rfc3339()),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Alerter {
+    council: String,
+    url: Option<String>,
+    client: reqwest::Client,
+}
+
+impl Alerter {
+    pub fn from_project(project: &Project) -> Alerter {
+        let url = std::env::var(&project.ops.alerts.webhook_url_env)
+            .ok()
+            .filter(|u| !u.trim().is_empty());
+        Alerter::new(
+            &project.council.name,
+            url,
+            Duration::from_secs(project.ops.alerts.timeout_seconds),
+        )
+    }
+
+    pub fn new(council: &str, url: Option<String>, timeout: Duration) -> Alerter {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .unwrap_or_default();
+        Alerter {
+            council: council.to_string(),
+            url,
+            client,
+        }
+    }
+
+    pub fn has_webhook(&self) -> bool {
+        self.url.is_some()
+    }
+
+    /// Log the event at error level and post it (three tries with backoff).
+    /// A webhook that cannot be reached is a warning, never a failed run.
+    pub async fn send(&self, event: &Event) {
+        let text = event.text(&self.council);
+        error!(alert = %serde_json::to_string(event).unwrap_or_default(), "{text}");
+        let Some(url) = &self.url else { return };
+        let body = serde_json::json!({
+            "text": text,
+            "startwell": { "council": self.council, "details": event },
+        });
+        let mut delay = Duration::from_millis(500);
+        for attempt in 1..=3 {
+            let res = self
+                .client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await;
+            match res {
+                Ok(r) if r.status().is_success() => return,
+                Ok(r) => warn!(attempt, status = %r.status(), "alert webhook refused the message"),
+                // The URL carries a secret: report the error without it.
+                Err(e) => warn!(attempt, error = %e.without_url(), "alert webhook unreachable"),
+            }
+            if attempt < 3 {
+                tokio::time::sleep(delay).await;
+                delay *= 4;
+            }
+        }
+    }
+
+    pub async fn send_all(&self, events: &[Event]) {
+        for e in events {
+            self.send(e).await;
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Operations: everything that lets a council leave startwell running unattended.
+//!
+//! - [`clock`]: the wall clock, injectable for tests.
+//! - [`schedule`]: crontab expressions in a time zone, across clock changes; missed runs.
+//! - [`lease`]: the run lease in the store (never two runs at once).
+//! - [`shutdown`]: SIGTERM/SIGINT → a stop request honoured between files.
+//! - [`status`]: source freshness against cadence; recent run records.
+//! - [`alert`]: webhook alerts for failed runs, refused files, stale sources.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`http`]: `/healthz`, `/readyz`, `/metrics`, `/runs`.
+//! - [`serve`]: the scheduler loop and the pipeline it drives.
+
+pub mod alert;
+pub mod clock;
+pub mod http;
+pub mod lease;
+pub mod metrics;
+pub mod schedule;
+pub mod serve;
+pub mod shutdown;
+pub mod status;
+
+use crate::config::Project;
+use crate::run::RunRecord;
+use crate::storage::Storage;
+
+/// After a run from the command line: alert its failures and refused files,
+/// and every stale source (a nightly timer run thus reminds each night).
+pub async fn alert_after_run(
+    project: &Project,
+    storage: &Storage,
+    rec: Option<&RunRecord>,
+    error: Option<&crate::error::Error>,
+) {
+    let alerter = alert::Alerter::from_project(project);
+    match (rec, error) {
+        (Some(rec), _) => alerter.send_all(&alert::run_events(rec)).await,
+        (None, Some(crate::error::Error::LeaseHeld(_))) | (None, None) => {}
+        (None, Some(e)) => {
+            alerter
+                .send(&alert::Event::RunFailed {
+                    run_id: "-".into(),
+                    status: "not started".into(),
+                    error: e.to_string(),
+                })
+                .await
+        }
+    }
+    match status::sources(project, storage, chrono::Utc::now()).await {
+        Ok(s) => {
+            for s in s.iter().filter(|s| s.state.is_stale()) {
+                alerter.send(&alert::stale_event(s)).await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not read source freshness"),
+    }
+}

@@ -1,0 +1,280 @@
+//! Operations, with real processes: two concurrent `run`s on one storage root;
+//! `serve` running on arrival, serving its endpoints, alerting a webhook, and
+//! stopping on SIGTERM; `status` and `runs`.
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::{TEST_KEY, TestProject, count};
+
+fn spawn(tp: &TestProject, args: &[&str], envs: &[(&str, String)]) -> Child {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_startwell"));
+    c.arg("--project")
+        .arg(tp.path())
+        .args(args)
+        .env("STARTWELL_HMAC_KEY", TEST_KEY)
+        .env_remove("STARTWELL_WEBHOOK_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.spawn().unwrap()
+}
+
+fn finish(mut c: Child) -> (i32, String, String) {
+    let (mut out, mut err) = (String::new(), String::new());
+    c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let code = c.wait().unwrap().code().unwrap_or(-1);
+    (code, out, err)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_concurrent_runs_one_ingests_the_other_exits_clearly() {
+    let tp = TestProject::new();
+    tp.generate(150, 2);
+    let a = spawn(&tp, &["run"], &[]);
+    let b = spawn(&tp, &["run"], &[]);
+    let (ra, rb) = (finish(a), finish(b));
+    let mut codes = [ra.0, rb.0];
+    codes.sort();
+    assert_eq!(
+        codes,
+        [0, startwell::error::exit_code::LEASE_HELD],
+        "a: {ra:?}\nb: {rb:?}"
+    );
+    let loser = if ra.0 == 0 { &rb } else { &ra };
+    assert!(
+        loser.2.contains("another run is in progress") && loser.2.contains("this run did nothing"),
+        "{}",
+        loser.2
+    );
+    // Exactly one run ingested: every landing file is in the ledger once, and one run record exists.
+    let storage = tp.storage();
+    let ledger = startwell::lake::read_ledger(&storage).await.unwrap();
+    let mut files: Vec<_> = ledger.iter().map(|e| (&e.source, &e.file)).collect();
+    let n = files.len();
+    files.sort();
+    files.dedup();
+    assert_eq!(files.len(), n, "a file was ingested twice");
+    let runs: std::collections::HashSet<_> = ledger.iter().map(|e| &e.run_id).collect();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(storage.list("state/runs").await.unwrap().len(), 1);
+    // The lease was released: the next run starts and has nothing to do.
+    let (code, out, err) = tp.run_binary(&["run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("succeeded"), "{out}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A webhook receiver on loopback that keeps what it is sent.
+async fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let store = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
+            let store = store.clone();
+            async move {
+                store.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_runs_on_arrival_serves_endpoints_alerts_and_stops_on_sigterm() {
+    let tp = TestProject::new();
+    let manifest = tp.path().join("startwell.toml");
+    let mut toml = std::fs::read_to_string(&manifest).unwrap();
+    toml.push_str("\n[serve.arrival]\nenabled = true\npoll_seconds = 1\nquiet_seconds = 1\n");
+    std::fs::write(&manifest, toml).unwrap();
+    tp.generate(40, 2);
+    let (hook_url, hooks) = webhook().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = spawn(
+        &tp,
+        &[
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+        &[("STARTWELL_WEBHOOK_URL", hook_url)],
+    );
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        let (http, url) = (http.clone(), format!("{base}{path}"));
+        async move {
+            let r = http.get(url).send().await.ok()?;
+            let status = r.status().as_u16();
+            Some((status, r.text().await.ok()?))
+        }
+    };
+    let health = wait_for("/healthz", async || get("/healthz").await).await;
+    assert_eq!(health.0, 200);
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.0, 200, "{}", ready.1);
+
+    // The landing files were there at start: a run follows once they are quiet.
+    let metrics = wait_for("a run in /metrics", async || {
+        let (_, m) = get("/metrics").await?;
+        m.contains("startwell_runs_total{outcome=\"succeeded\"} 1")
+            .then_some(m)
+    })
+    .await;
+    for needle in [
+        "startwell_rows_accepted_total{source=\"eyfsp\"}",
+        "startwell_rows_read_total{source=\"health_visiting\"}",
+        "startwell_run_duration_seconds_count 1",
+        "startwell_source_freshness{source=\"dwp_2yo\"} 0",
+        "startwell_source_age_seconds{source=\"eyfsp\"}",
+        "startwell_last_success_timestamp_seconds",
+    ] {
+        assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
+    }
+    let (status, runs) = get("/runs").await.unwrap();
+    assert_eq!(status, 200);
+    let runs: Vec<serde_json::Value> = serde_json::from_str(&runs).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["status"], "succeeded");
+    assert_eq!(runs[0]["trigger"], "arrival");
+    assert!(count(&tp.storage(), "eyfsp", "").await > 0);
+
+    // A partner drops a file that cannot be used: the next arrival run refuses it and alerts.
+    std::fs::write(
+        tp.landing().join("eyfsp/eyfsp_2025-26.csv"),
+        b"not,a,known,header\n1,2,3,4\n",
+    )
+    .unwrap();
+    let alerts = wait_for("webhook alerts", async || {
+        let got = hooks.lock().unwrap().clone();
+        (got.iter()
+            .any(|v| v["startwell"]["details"]["event"] == "run_failed"))
+        .then_some(got)
+    })
+    .await;
+    let refused = alerts
+        .iter()
+        .find(|v| v["startwell"]["details"]["event"] == "file_refused")
+        .expect("a file_refused alert");
+    assert_eq!(refused["startwell"]["details"]["source"], "eyfsp");
+    assert!(
+        refused["text"].as_str().unwrap().contains("eyfsp_2025-26.csv"),
+        "{refused}"
+    );
+    let metrics = get("/metrics").await.unwrap().1;
+    assert!(
+        metrics.contains("startwell_runs_total{outcome=\"failed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("startwell_files_refused_total{source=\"eyfsp\"} 1"),
+        "{metrics}"
+    );
+
+    // `runs` and `status` read the same storage.
+    let (code, out, err) = tp.run_binary(&["runs"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("failed") && out.contains("succeeded") && out.contains("arrival"),
+        "{out}"
+    );
+    let (code, out, err) = tp.run_binary(&["status"]);
+    assert_eq!(code, 0, "{err}");
+    for p in tp.project().plan.sources.iter() {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&p.name))
+            .unwrap_or_else(|| panic!("{} missing:\n{out}", p.name));
+        assert!(line.contains("fresh"), "{line}");
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("eyfsp ") && l.contains("refused")),
+        "{out}"
+    );
+
+    // SIGTERM: the server stops cleanly.
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, _, err) = finish(child);
+    assert_eq!(code, 0, "{err}");
+    // JSON log lines carry the run span.
+    assert!(
+        err.lines()
+            .any(|l| l.contains("\"run_id\"") && l.starts_with('{')),
+        "{err}"
+    );
+}
+
+#[test]
+fn store_errors_are_retried_with_backoff_then_fail_with_the_storage_code() {
+    let tp = TestProject::new();
+    let manifest = tp.path().join("startwell.toml");
+    let toml = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        toml.replace("retry_initial_seconds = 30", "retry_initial_seconds = 0")
+            .replace("retry_max_seconds = 600", "retry_max_seconds = 1"),
+    )
+    .unwrap();
+    tp.generate(20, 1);
+    // A file where the state folder should be: every write under state/ fails.
+    std::fs::write(tp.path().join("data/state"), b"in the way").unwrap();
+    let (code, _, err) = tp.run_binary(&["run"]);
+    assert_eq!(code, startwell::error::exit_code::STORAGE, "{err}");
+    assert_eq!(
+        err.matches("run failed on the store; retrying").count(),
+        2,
+        "{err}"
+    );
+    assert!(err.contains("storage error at"), "{err}");
+    // Data and configuration problems are not retried.
+    std::fs::remove_file(tp.path().join("data/state")).unwrap();
+    std::fs::write(
+        tp.landing().join("eyfsp/eyfsp_2030-31.csv"),
+        b"no,known,header\n1,2,3\n",
+    )
+    .unwrap();
+    let (code, _, err) = tp.run_binary(&["run"]);
+    assert_eq!(code, startwell::error::exit_code::DATA, "{err}");
+    assert!(!err.contains("retrying"), "{err}");
+}
