@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{error, info, warn};
 
 use super::alert::{self, Alerter};
 use super::clock::{SharedClock, SystemClock};
@@ -355,9 +355,8 @@ impl Hooks for PipelineHooks {
             no_scorecard: false,
         };
         self.metrics.run_started();
-        let result = run_with_retries(&self.project, &self.storage, self.key.clone(), &opts)
-            .instrument(info_span!("trigger", trigger = %label))
-            .await;
+        // The run's own span carries run_id and trigger.
+        let result = run_with_retries(&self.project, &self.storage, self.key.clone(), &opts).await;
         // Ledger and freshness first, so a scrape that sees the run sees its effects too.
         if let Err(e) = self.refresh_known().await {
             warn!(error = %e, "could not read the ingest ledger");

@@ -140,7 +140,7 @@ pub async fn sources(project: &Project, storage: &Storage, now: DateTime<Utc>) -
 pub fn render_sources(rows: &[SourceStatus]) -> String {
     let mut out = format!(
         "{:<34} {:<10} {:<11} {:>9} {:<20} {:<10} {:>6} {:>7}\n",
-        "source", "cadence", "freshness", "age days", "last delivery", "last file", "files", "refused"
+        "source", "cadence", "freshness", "age days", "last delivery", "outcome", "files", "refused"
     );
     for r in rows {
         out.push_str(&format!(
