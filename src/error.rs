@@ -57,7 +57,7 @@ pub enum Error {
 
     /// The run was asked to stop and stopped cleanly before finishing.
     #[error(
-        "run interrupted: {0}; every file is either wholly committed or not at all, and the next run continues"
+        "stopped on request ({0}): every file is either wholly committed or not at all, and the next run continues"
     )]
     Interrupted(String),
 

@@ -327,6 +327,8 @@ async fn run_inner(
         for lf in files.iter().filter(|f| plan.glob.is_match(&f.relative)) {
             if let Some(reason) = stop.reason() {
                 progress.finish_and_clear();
+                totals.seconds = started.elapsed().as_secs_f64();
+                rec.sources.push(totals);
                 return Err(Error::Interrupted(reason));
             }
             if !opts.full_refresh
@@ -379,7 +381,10 @@ async fn run_inner(
             let report = match report {
                 Ok(r) => r,
                 Err(e) => {
+                    // The summary still shows what this source did before the stop.
                     progress.finish_and_clear();
+                    totals.seconds = started.elapsed().as_secs_f64();
+                    rec.sources.push(totals);
                     return Err(e);
                 }
             };

@@ -400,3 +400,74 @@ pub fn compile(
         alerts: alerts.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile_toml(text: &str) -> (Ops, Vec<String>) {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct T {
+            #[serde(default)]
+            run: RawRun,
+            #[serde(default)]
+            serve: RawServe,
+            #[serde(default)]
+            alerts: RawAlerts,
+        }
+        let t: T = toml::from_str(text).unwrap();
+        let mut issues = Vec::new();
+        let ops = compile(
+            Path::new("startwell.toml"),
+            &t.run,
+            &t.serve,
+            &t.alerts,
+            &mut issues,
+        );
+        (ops, issues.into_iter().map(|i| i.message).collect())
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let (ops, issues) = compile_toml("");
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(ops.timezone, chrono_tz::Europe::London);
+        assert_eq!(ops.listen.to_string(), "127.0.0.1:9187");
+        assert_eq!(ops.missed_runs, MissedRuns::CatchUp);
+        assert!(!ops.arrival.enabled);
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let (_, issues) = compile_toml(
+            r#"
+            [run]
+            lease_ttl_seconds = 60
+            lease_renew_seconds = 45
+            retry_attempts = 0
+            [serve]
+            listen = "localhost"
+            timezone = "Europe/Lundon"
+            [[serve.schedule]]
+            name = "nightly"
+            cron = "30 1 * *"
+            [[serve.schedule]]
+            name = "nightly"
+            cron = "@reboot"
+            "#,
+        );
+        let all = issues.join("\n");
+        for needle in [
+            "lease_renew_seconds (45)",
+            "retry_attempts",
+            "listen `localhost`",
+            "Europe/Lundon",
+            "has 4 field(s)",
+            "`nightly` is defined twice",
+            "@reboot",
+        ] {
+            assert!(all.contains(needle), "missing {needle} in\n{all}");
+        }
+    }
+}

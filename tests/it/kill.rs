@@ -161,7 +161,7 @@ async fn killed_runs_complete_to_the_same_lake() {
             Some(startwell::error::exit_code::INTERRUPTED),
             "grace {grace}: {err}"
         );
-        assert!(err.contains("run interrupted: SIGTERM received"), "{err}");
+        assert!(err.contains("stopped on request (SIGTERM received)"), "{err}");
         let storage = tp.storage();
         let records = startwell::ops::status::recent_runs(&storage, 5).await.unwrap();
         assert_eq!(records.len(), 1);
