@@ -283,9 +283,20 @@ async fn run_inner(
             )
         })
         .collect();
-    let fingerprints: HashMap<(String, String, i64), String> = ledger
+    // Name and size → the content hash and when it was recorded. A file changed
+    // since (same name and size, newer modification time) is hashed again.
+    type Recorded = (String, Option<chrono::DateTime<chrono::Utc>>);
+    let fingerprints: HashMap<(String, String, i64), Recorded> = ledger
         .iter()
-        .map(|e| ((e.source.clone(), e.file.clone(), e.size), e.sha256.clone()))
+        .map(|e| {
+            let recorded = chrono::DateTime::parse_from_rfc3339(&e.recorded_at)
+                .ok()
+                .map(|t| t.with_timezone(&chrono::Utc));
+            (
+                (e.source.clone(), e.file.clone(), e.size),
+                (e.sha256.clone(), recorded),
+            )
+        })
         .collect();
 
     let progress = if std::io::stderr().is_terminal() {
@@ -332,7 +343,9 @@ async fn run_inner(
                 return Err(Error::Interrupted(reason));
             }
             if !opts.full_refresh
-                && let Some(sha) = fingerprints.get(&(plan.name.clone(), lf.relative.clone(), lf.size as i64))
+                && let Some((sha, recorded)) =
+                    fingerprints.get(&(plan.name.clone(), lf.relative.clone(), lf.size as i64))
+                && recorded.is_some_and(|r| lf.last_modified <= r)
                 && let Some((outcome, _)) = done_hashes.get(&(plan.name.clone(), sha.clone()))
             {
                 if outcome == Outcome::Refused.as_str() {

@@ -26,6 +26,9 @@ use crate::pseudo::PseudoKey;
 use crate::run::{RunOptions, run_with_retries};
 use crate::storage::Storage;
 
+/// A landing file as the arrival trigger compares it: (source, file, size, modified ms).
+type LandingKey = (String, String, u64, i64);
+
 /// Why a run starts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Trigger {
@@ -288,8 +291,11 @@ pub struct PipelineHooks {
     pub metrics: Arc<Metrics>,
     pub alerter: Alerter,
     pub shutdown: Shutdown,
-    /// Landing files the ledger knows: (source, file, size).
-    known: HashSet<(String, String, i64)>,
+    /// Landing files the ledger knows: (source, file, size) → when last recorded.
+    known: HashMap<(String, String, i64), DateTime<Utc>>,
+    /// Files listed at the start of a finished run (settled by it, even when
+    /// the run found nothing to do with them): (source, file, size, modified ms).
+    settled: HashSet<LandingKey>,
     /// Last alerted freshness per source (alerts go out when it changes).
     alerted: HashMap<String, FreshState>,
 }
@@ -310,15 +316,41 @@ impl PipelineHooks {
             metrics,
             alerter,
             shutdown,
-            known: HashSet::new(),
+            known: HashMap::new(),
+            settled: HashSet::new(),
             alerted: HashMap::new(),
         }
     }
 
     async fn refresh_known(&mut self) -> Result<()> {
         let ledger = crate::lake::read_ledger(&self.storage).await?;
-        self.known = ledger.into_iter().map(|e| (e.source, e.file, e.size)).collect();
+        self.known.clear();
+        for e in ledger {
+            if let Ok(t) = DateTime::parse_from_rfc3339(&e.recorded_at) {
+                let t = t.with_timezone(&Utc);
+                let slot = self.known.entry((e.source, e.file, e.size)).or_insert(t);
+                *slot = (*slot).max(t);
+            }
+        }
         Ok(())
+    }
+
+    /// Every landing file of every source, as a comparable key.
+    async fn list_all(&self) -> Result<Vec<LandingKey>> {
+        let mut out = Vec::new();
+        for p in &self.project.plan.sources {
+            for f in self.storage.list_landing(&p.name).await? {
+                if p.glob.is_match(&f.relative) {
+                    out.push((
+                        p.name.clone(),
+                        f.relative,
+                        f.size,
+                        f.last_modified.timestamp_millis(),
+                    ));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Re-read freshness; alert sources whose state became stale or changed.
@@ -355,8 +387,11 @@ impl Hooks for PipelineHooks {
             no_scorecard: false,
         };
         self.metrics.run_started();
+        // What is in the landing zones now is settled by this run (arrivals during it are not).
+        let snapshot = self.list_all().await.unwrap_or_default();
         // The run's own span carries run_id and trigger.
         let result = run_with_retries(&self.project, &self.storage, self.key.clone(), &opts).await;
+        self.settled.extend(snapshot);
         // Ledger and freshness first, so a scrape that sees the run sees its effects too.
         if let Err(e) = self.refresh_known().await {
             warn!(error = %e, "could not read the ingest ledger");
@@ -393,18 +428,16 @@ impl Hooks for PipelineHooks {
     }
 
     async fn pending(&mut self) -> Result<Option<(usize, u64)>> {
-        let mut new = Vec::new();
-        for p in &self.project.plan.sources {
-            for f in self.storage.list_landing(&p.name).await? {
-                if p.glob.is_match(&f.relative)
-                    && !self
-                        .known
-                        .contains(&(p.name.clone(), f.relative.clone(), f.size as i64))
-                {
-                    new.push((p.name.clone(), f.relative, f.size, f.last_modified));
-                }
-            }
-        }
+        let mut new: Vec<LandingKey> = self
+            .list_all()
+            .await?
+            .into_iter()
+            .filter(|k| {
+                let recorded = self.known.get(&(k.0.clone(), k.1.clone(), k.2 as i64));
+                let in_ledger = recorded.is_some_and(|r| k.3 <= r.timestamp_millis());
+                !in_ledger && !self.settled.contains(k)
+            })
+            .collect();
         if new.is_empty() {
             return Ok(None);
         }

@@ -102,6 +102,47 @@ async fn same_file_again_is_a_no_op() {
 }
 
 #[tokio::test]
+async fn a_file_changed_in_place_with_the_same_size_is_ingested_again() {
+    let tp = TestProject::new();
+    tp.generate(40, 1);
+    tp.run(RunOptions::default()).await.unwrap();
+    let dir = tp.landing().join("dwp_2yo");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let (touched, changed) = (dir.join(&names[0]), dir.join(&names[1]));
+    // Rewritten with the same bytes: hashed again, nothing to do.
+    std::fs::write(&touched, std::fs::read(&touched).unwrap()).unwrap();
+    // The partner corrects one digit of a parent reference in place: same name, same size.
+    let mut bytes = std::fs::read(&changed).unwrap();
+    let line2_end = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(1)
+        .map(|(i, _)| i)
+        .unwrap();
+    let at = (0..line2_end).rev().find(|i| bytes[*i].is_ascii_digit()).unwrap();
+    bytes[at] = if bytes[at] == b'9' { b'1' } else { bytes[at] + 1 };
+    let size = std::fs::metadata(&changed).unwrap().len();
+    std::fs::write(&changed, &bytes).unwrap();
+    assert_eq!(std::fs::metadata(&changed).unwrap().len(), size);
+    let rec = tp.run(RunOptions::default()).await.unwrap();
+    let files: Vec<_> = rec.files.iter().map(|f| (f.file.as_str(), f.outcome)).collect();
+    assert_eq!(
+        files,
+        vec![(names[1].as_str(), Outcome::Ingested)],
+        "{:#?}",
+        rec.files
+    );
+    // And then it is settled.
+    let rec = tp.run(RunOptions::default()).await.unwrap();
+    assert!(rec.files.is_empty(), "{:#?}", rec.files);
+}
+
+#[tokio::test]
 async fn corrected_redelivery_replaces_its_period() {
     let tp = TestProject::new();
     tp.generate(80, 2);

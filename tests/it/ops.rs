@@ -226,6 +226,28 @@ async fn serve_runs_on_arrival_serves_endpoints_alerts_and_stops_on_sigterm() {
         "{out}"
     );
 
+    // A partner rewrites a file already ingested with the same bytes: one run looks
+    // at it (nothing to do), and then it is settled — no run after run.
+    let dwp = tp.landing().join("dwp_2yo");
+    let first = std::fs::read_dir(&dwp).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&first, std::fs::read(&first).unwrap()).unwrap();
+    wait_for("a run for the rewritten file", async || {
+        let (_, m) = get("/metrics").await?;
+        m.contains("startwell_runs_total{outcome=\"succeeded\"} 2")
+            .then_some(())
+    })
+    .await;
+    // Long enough for another poll, quiet period and whole run to show if one followed.
+    let runs: Vec<serde_json::Value> = serde_json::from_str(&get("/runs").await.unwrap().1).unwrap();
+    let last_took = runs[0]["seconds"].as_f64().unwrap();
+    tokio::time::sleep(Duration::from_secs_f64(5.0 + 2.0 * last_took)).await;
+    let metrics = get("/metrics").await.unwrap().1;
+    assert!(
+        metrics.contains("startwell_runs_total{outcome=\"succeeded\"} 2")
+            && metrics.contains("startwell_runs_total{outcome=\"failed\"} 1"),
+        "settled files must not trigger again:\n{metrics}"
+    );
+
     // SIGTERM: the server stops cleanly.
     let pid = child.id().to_string();
     assert!(
