@@ -170,6 +170,19 @@ pub struct RawAlerts {
     /// Seconds before a webhook post is abandoned.
     #[serde(default = "default_webhook_timeout")]
     pub timeout_seconds: u64,
+    /// Body shape: `slack` (`{"text": …, "startwell": {…}}`, also fine for generic JSON
+    /// receivers and classic Office 365 connectors) or `teams` (an Adaptive Card message,
+    /// as Teams Workflows webhooks expect).
+    #[serde(default)]
+    pub format: AlertFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertFormat {
+    #[default]
+    Slack,
+    Teams,
 }
 
 impl Default for RawAlerts {
@@ -177,6 +190,7 @@ impl Default for RawAlerts {
         RawAlerts {
             webhook_url_env: default_webhook_env(),
             timeout_seconds: default_webhook_timeout(),
+            format: AlertFormat::default(),
         }
     }
 }
@@ -436,6 +450,7 @@ mod tests {
         assert_eq!(ops.listen.to_string(), "127.0.0.1:9187");
         assert_eq!(ops.missed_runs, MissedRuns::CatchUp);
         assert!(!ops.arrival.enabled);
+        assert_eq!(ops.alerts.format, AlertFormat::Slack);
     }
 
     #[test]

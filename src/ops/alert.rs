@@ -1,7 +1,9 @@
 //! Alerts: a failed run, a refused file or a stale source is logged at error
 //! level and posted as JSON to the webhook named by `[alerts] webhook_url_env`.
-//! The body's `text` is what Slack incoming webhooks and Teams connectors show;
-//! the `startwell` object carries the same facts for other receivers.
+//! `format = "slack"`: the body's `text` is what Slack incoming webhooks (and
+//! classic Office 365 connectors) show; the `startwell` object carries the same
+//! facts for other receivers. `format = "teams"`: an Adaptive Card message, the
+//! shape Teams Workflows webhooks expect.
 //! Alerts name runs, sources and files — never a value from a partner's rows.
 
 use std::time::Duration;
@@ -11,6 +13,7 @@ use tracing::{error, warn};
 
 use super::status::SourceStatus;
 use crate::config::Project;
+use crate::config::ops::AlertFormat;
 use crate::ingest::Outcome;
 use crate::run::RunRecord;
 
@@ -68,6 +71,45 @@ impl Event {
     }
 }
 
+/// The webhook body for `event` in the configured shape.
+pub fn body(format: AlertFormat, council: &str, text: &str, event: &Event) -> serde_json::Value {
+    match format {
+        AlertFormat::Slack => serde_json::json!({
+            "text": text,
+            "startwell": { "council": council, "details": event },
+        }),
+        AlertFormat::Teams => {
+            let details = serde_json::to_value(event).unwrap_or_default();
+            let facts: Vec<serde_json::Value> = details
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| {
+                    let value = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                    serde_json::json!({"title": k, "value": value})
+                })
+                .collect();
+            serde_json::json!({
+                "type": "message",
+                "attachments": [{
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "content": {
+                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                        "type": "AdaptiveCard",
+                        "version": "1.4",
+                        "body": [
+                            {"type": "TextBlock", "text": format!("startwell ({council})"), "weight": "Bolder", "size": "Medium"},
+                            {"type": "TextBlock", "text": text, "wrap": true},
+                            {"type": "FactSet", "facts": facts},
+                        ],
+                    },
+                }],
+            })
+        }
+    }
+}
+
 /// The alert events of a finished run (failure, each refused file).
 pub fn run_events(rec: &RunRecord) -> Vec<Event> {
     let mut out: Vec<Event> = rec
@@ -105,6 +147,7 @@ pub fn stale_event(s: &SourceStatus) -> Event {
 pub struct Alerter {
     council: String,
     url: Option<String>,
+    format: AlertFormat,
     client: reqwest::Client,
 }
 
@@ -116,11 +159,12 @@ impl Alerter {
         Alerter::new(
             &project.council.name,
             url,
+            project.ops.alerts.format,
             Duration::from_secs(project.ops.alerts.timeout_seconds),
         )
     }
 
-    pub fn new(council: &str, url: Option<String>, timeout: Duration) -> Alerter {
+    pub fn new(council: &str, url: Option<String>, format: AlertFormat, timeout: Duration) -> Alerter {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()
@@ -128,6 +172,7 @@ impl Alerter {
         Alerter {
             council: council.to_string(),
             url,
+            format,
             client,
         }
     }
@@ -142,10 +187,7 @@ impl Alerter {
         let text = event.text(&self.council);
         error!(alert = %serde_json::to_string(event).unwrap_or_default(), "{text}");
         let Some(url) = &self.url else { return };
-        let body = serde_json::json!({
-            "text": text,
-            "startwell": { "council": self.council, "details": event },
-        });
+        let body = body(self.format, &self.council, &text, event);
         let mut delay = Duration::from_millis(500);
         for attempt in 1..=3 {
             let res = self
@@ -172,5 +214,40 @@ impl Alerter {
         for e in events {
             self.send(e).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_in_both_shapes() {
+        let e = Event::FileRefused {
+            run_id: "r1".into(),
+            source: "eyfsp".into(),
+            file: "eyfsp_2025-26.csv".into(),
+            reason: "no column matches `upn`".into(),
+        };
+        let text = e.text("Northbrook");
+        assert!(
+            text.contains("eyfsp file eyfsp_2025-26.csv was refused"),
+            "{text}"
+        );
+        let slack = body(AlertFormat::Slack, "Northbrook", &text, &e);
+        assert_eq!(slack["text"], text.as_str());
+        assert_eq!(slack["startwell"]["details"]["event"], "file_refused");
+        let teams = body(AlertFormat::Teams, "Northbrook", &text, &e);
+        assert_eq!(teams["type"], "message");
+        let card = &teams["attachments"][0];
+        assert_eq!(card["contentType"], "application/vnd.microsoft.card.adaptive");
+        assert_eq!(card["content"]["type"], "AdaptiveCard");
+        assert_eq!(card["content"]["body"][1]["text"], text.as_str());
+        let facts = card["content"]["body"][2]["facts"].as_array().unwrap();
+        assert!(
+            facts
+                .iter()
+                .any(|f| f["title"] == "file" && f["value"] == "eyfsp_2025-26.csv")
+        );
     }
 }
