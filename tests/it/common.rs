@@ -1,7 +1,7 @@
 //! Helpers: a throw-away copy of the shipped project with generated data.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
@@ -77,6 +77,72 @@ impl TestProject {
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+/// The real binary running in the background. Its output goes to files, not
+/// pipes, so a chatty process can never block on a full pipe.
+pub struct Spawned {
+    pub child: Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Spawned {
+    /// Start `startwell --project <tp> <args>` with the test key and no webhook.
+    pub fn start(tp: &TestProject, args: &[&str], envs: &[(&str, String)]) -> Spawned {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let out = tp.path().join(format!("spawned-{n}.out"));
+        let err = tp.path().join(format!("spawned-{n}.err"));
+        let mut c = Command::new(env!("CARGO_BIN_EXE_startwell"));
+        c.arg("--project")
+            .arg(tp.path())
+            .args(args)
+            .env("STARTWELL_HMAC_KEY", TEST_KEY)
+            .env_remove("STARTWELL_HMAC_KEY_FILE")
+            .env_remove("STARTWELL_WEBHOOK_URL")
+            .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
+            .stderr(Stdio::from(std::fs::File::create(&err).unwrap()));
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        Spawned {
+            child: c.spawn().unwrap(),
+            out,
+            err,
+        }
+    }
+
+    /// Whether it has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_some()
+    }
+
+    pub fn sigterm(&self) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    pub fn sigkill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Wait for it: (exit code, stdout, stderr).
+    pub fn finish(mut self) -> (i32, String, String) {
+        let code = self.child.wait().unwrap().code().unwrap_or(-1);
+        (
+            code,
+            std::fs::read_to_string(&self.out).unwrap_or_default(),
+            std::fs::read_to_string(&self.err).unwrap_or_default(),
         )
     }
 }

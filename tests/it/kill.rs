@@ -3,10 +3,9 @@
 //! uninterrupted run.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{TABLES, TEST_KEY, TestProject, table_lines};
+use crate::common::{Spawned, TABLES, TestProject, table_lines};
 
 fn commits(table_dir: &Path) -> usize {
     std::fs::read_dir(table_dir.join("_delta_log"))
@@ -23,23 +22,14 @@ fn commits(table_dir: &Path) -> usize {
 
 /// Start `run`, wait until `ready` holds (or the process ends), then SIGKILL it.
 fn run_and_kill(tp: &TestProject, ready: impl Fn() -> bool) -> bool {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_startwell"))
-        .arg("--project")
-        .arg(tp.path())
-        .arg("run")
-        .env("STARTWELL_HMAC_KEY", TEST_KEY)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Spawned::start(tp, &["run"], &[]);
     let start = Instant::now();
     loop {
-        if child.try_wait().unwrap().is_some() {
+        if child.exited() {
             return false; // finished before the kill point
         }
         if ready() || start.elapsed() > Duration::from_secs(600) {
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
+            child.sigkill();
             return true;
         }
         std::thread::sleep(Duration::from_millis(2));
@@ -128,37 +118,18 @@ async fn killed_runs_complete_to_the_same_lake() {
         )
         .unwrap();
         tp.generate(150, 2);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_startwell"))
-            .arg("--project")
-            .arg(tp.path())
-            .arg("run")
-            .env("STARTWELL_HMAC_KEY", TEST_KEY)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = Spawned::start(&tp, &["run"], &[]);
         let start = Instant::now();
         while commits(&lake_dir(&tp).join("eyfsp")) < 1 {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "run ended before the signal point"
-            );
+            assert!(!child.exited(), "run ended before the signal point");
             assert!(start.elapsed() < Duration::from_secs(600));
             std::thread::sleep(Duration::from_millis(2));
         }
-        let pid = child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let out = child.wait_with_output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
+        child.sigterm();
+        let (code, _, err) = child.finish();
         assert_eq!(
-            out.status.code(),
-            Some(startwell::error::exit_code::INTERRUPTED),
+            code,
+            startwell::error::exit_code::INTERRUPTED,
             "grace {grace}: {err}"
         );
         assert!(err.contains("stopped on request (SIGTERM received)"), "{err}");

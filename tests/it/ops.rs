@@ -2,43 +2,18 @@
 //! `serve` running on arrival, serving its endpoints, alerting a webhook, and
 //! stopping on SIGTERM; `status` and `runs`.
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{TEST_KEY, TestProject, count};
-
-fn spawn(tp: &TestProject, args: &[&str], envs: &[(&str, String)]) -> Child {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_startwell"));
-    c.arg("--project")
-        .arg(tp.path())
-        .args(args)
-        .env("STARTWELL_HMAC_KEY", TEST_KEY)
-        .env_remove("STARTWELL_WEBHOOK_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in envs {
-        c.env(k, v);
-    }
-    c.spawn().unwrap()
-}
-
-fn finish(mut c: Child) -> (i32, String, String) {
-    let (mut out, mut err) = (String::new(), String::new());
-    c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    let code = c.wait().unwrap().code().unwrap_or(-1);
-    (code, out, err)
-}
+use crate::common::{Spawned, TestProject, count};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_concurrent_runs_one_ingests_the_other_exits_clearly() {
     let tp = TestProject::new();
     tp.generate(150, 2);
-    let a = spawn(&tp, &["run"], &[]);
-    let b = spawn(&tp, &["run"], &[]);
-    let (ra, rb) = (finish(a), finish(b));
+    let a = Spawned::start(&tp, &["run"], &[]);
+    let b = Spawned::start(&tp, &["run"], &[]);
+    let (ra, rb) = (a.finish(), b.finish());
     let mut codes = [ra.0, rb.0];
     codes.sort();
     assert_eq!(
@@ -122,7 +97,7 @@ async fn serve_runs_on_arrival_serves_endpoints_alerts_and_stops_on_sigterm() {
     let (hook_url, hooks) = webhook().await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let child = spawn(
+    let child = Spawned::start(
         &tp,
         &[
             "--log-format",
@@ -249,15 +224,8 @@ async fn serve_runs_on_arrival_serves_endpoints_alerts_and_stops_on_sigterm() {
     );
 
     // SIGTERM: the server stops cleanly.
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let (code, _, err) = finish(child);
+    child.sigterm();
+    let (code, _, err) = child.finish();
     assert_eq!(code, 0, "{err}");
     // JSON log lines carry the run span.
     assert!(
