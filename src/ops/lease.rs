@@ -174,6 +174,7 @@ pub async fn try_acquire(
         }
         if let Some(c) = &cur
             && !c.released
+            && !c.is_live(now)
         {
             warn!(
                 holder_host = %c.host, holder_pid = c.pid, holder = %c.purpose,

@@ -596,45 +596,42 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn nightly_0130_runs_once_on_both_clock_change_nights() {
-        let storage = memory();
         let days = Duration::from_secs(86_400);
-        let spring = drive(
-            cfg("30 1 * * *", MissedRuns::CatchUp),
-            "2026-03-27T12:00:00Z",
-            days * 4,
-            &storage,
-            vec![],
-        )
-        .await;
-        let at: Vec<_> = spring.iter().map(|r| r.0.timestamp()).collect();
-        assert_eq!(
-            at,
-            vec![
-                utc("2026-03-28T01:30:00Z").timestamp(),
-                utc("2026-03-29T01:00:00Z").timestamp(), // 01:30 does not exist: 02:00 BST
-                utc("2026-03-30T00:30:00Z").timestamp(),
-                utc("2026-03-31T00:30:00Z").timestamp(),
-            ]
-        );
-        let storage = memory();
-        let autumn = drive(
-            cfg("30 1 * * *", MissedRuns::CatchUp),
-            "2026-10-23T12:00:00Z",
-            days * 4,
-            &storage,
-            vec![],
-        )
-        .await;
-        let at: Vec<_> = autumn.iter().map(|r| r.0.timestamp()).collect();
-        assert_eq!(
-            at,
-            vec![
-                utc("2026-10-24T00:30:00Z").timestamp(),
-                utc("2026-10-25T00:30:00Z").timestamp(), // once, though 01:30 happens twice
-                utc("2026-10-26T01:30:00Z").timestamp(),
-                utc("2026-10-27T01:30:00Z").timestamp(),
-            ]
-        );
+        let cases = [
+            // 29 March: 01:30 does not exist, so 02:00 BST.
+            (
+                "2026-03-27T12:00:00Z",
+                [
+                    "2026-03-28T01:30:00Z",
+                    "2026-03-29T01:00:00Z",
+                    "2026-03-30T00:30:00Z",
+                    "2026-03-31T00:30:00Z",
+                ],
+            ),
+            // 25 October: once, though 01:30 happens twice.
+            (
+                "2026-10-23T12:00:00Z",
+                [
+                    "2026-10-24T00:30:00Z",
+                    "2026-10-25T00:30:00Z",
+                    "2026-10-26T01:30:00Z",
+                    "2026-10-27T01:30:00Z",
+                ],
+            ),
+        ];
+        for (start, expected) in cases {
+            let storage = memory();
+            let runs = drive(
+                cfg("30 1 * * *", MissedRuns::CatchUp),
+                start,
+                days * 4,
+                &storage,
+                vec![],
+            )
+            .await;
+            let at: Vec<_> = runs.iter().map(|r| r.0).collect();
+            assert_eq!(at, expected.map(utc).to_vec(), "from {start}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -168,6 +168,11 @@ pub async fn table_lines(storage: &Storage, table: &str) -> Vec<String> {
     lines
 }
 
+/// Every curated table's rows (see [`table_lines`]), in [`TABLES`] order: the lake, for comparing.
+pub async fn lake_lines(storage: &Storage) -> Vec<Vec<String>> {
+    futures::future::join_all(TABLES.iter().map(|t| table_lines(storage, t))).await
+}
+
 pub async fn count(storage: &Storage, table: &str, filter: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) AS n FROM t {filter}");
     let b = startwell::lake::query_table(storage, table, &sql).await.unwrap();

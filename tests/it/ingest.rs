@@ -6,7 +6,7 @@ use startwell::error::Error;
 use startwell::ingest::Outcome;
 use startwell::run::RunOptions;
 
-use crate::common::{TABLES, TestProject, count, table_lines};
+use crate::common::{TABLES, TestProject, count, lake_lines, table_lines};
 
 #[tokio::test]
 async fn whole_ingest_of_generated_data() {
@@ -70,8 +70,7 @@ async fn same_file_again_is_a_no_op() {
     tp.generate(40, 1);
     tp.run(RunOptions::default()).await.unwrap();
     let storage = tp.storage();
-    let before: Vec<Vec<String>> =
-        futures::future::join_all(TABLES.iter().map(|t| table_lines(&storage, t))).await;
+    let before = lake_lines(&storage).await;
     let versions: Vec<Option<u64>> = futures::future::join_all(
         TABLES
             .iter()
@@ -89,8 +88,7 @@ async fn same_file_again_is_a_no_op() {
     let rec = tp.run(RunOptions::default()).await.unwrap();
     assert!(rec.files.is_empty(), "{:#?}", rec.files);
 
-    let after: Vec<Vec<String>> =
-        futures::future::join_all(TABLES.iter().map(|t| table_lines(&storage, t))).await;
+    let after = lake_lines(&storage).await;
     assert_eq!(before, after);
     let versions_after: Vec<Option<u64>> = futures::future::join_all(
         TABLES
@@ -318,8 +316,7 @@ async fn full_refresh_rebuilds_the_same_lake() {
     tp.generate(40, 2);
     tp.run(RunOptions::default()).await.unwrap();
     let storage = tp.storage();
-    let before: Vec<Vec<String>> =
-        futures::future::join_all(TABLES.iter().map(|t| table_lines(&storage, t))).await;
+    let before = lake_lines(&storage).await;
     let rec = tp
         .run(RunOptions {
             full_refresh: true,
@@ -333,7 +330,6 @@ async fn full_refresh_rebuilds_the_same_lake() {
         rec.files
     );
     assert!(rec.files.len() > 20);
-    let after: Vec<Vec<String>> =
-        futures::future::join_all(TABLES.iter().map(|t| table_lines(&storage, t))).await;
+    let after = lake_lines(&storage).await;
     assert_eq!(before, after);
 }

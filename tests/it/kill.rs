@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::common::{Spawned, TABLES, TestProject, table_lines};
+use crate::common::{Spawned, TestProject, lake_lines};
 
 fn commits(table_dir: &Path) -> usize {
     std::fs::read_dir(table_dir.join("_delta_log"))
@@ -40,12 +40,7 @@ fn run_and_kill(tp: &TestProject, ready: impl Fn() -> bool) -> bool {
 type KillPoint = Box<dyn Fn(&TestProject) -> bool>;
 
 async fn lake(tp: &TestProject) -> Vec<Vec<String>> {
-    let s = tp.storage();
-    let mut out = Vec::new();
-    for t in TABLES {
-        out.push(table_lines(&s, t).await);
-    }
-    out
+    lake_lines(&tp.storage()).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
