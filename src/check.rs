@@ -114,26 +114,49 @@ pub fn upn_valid(s: &str) -> bool {
         && upn_check_letter(&s[1..]).is_some_and(|c| c == s.as_bytes()[0].to_ascii_uppercase() as char)
 }
 
-/// Parse a date in one of `formats`, or an Excel serial day number.
+/// Excel serial day numbers read as dates: 10000 (1927-05-18) to 80000 (2119-01-10).
+/// A smaller bare number is more likely a year (`2020`) or a count than a date.
+pub const EXCEL_SERIALS: std::ops::RangeInclusive<f64> = 10_000.0..=80_000.0;
+
+/// Parse a date in one of `formats`, or an Excel serial day number (see
+/// [`EXCEL_SERIALS`]). A year must be written in full: chrono's `%Y` reads `23`
+/// as the year 23, so a parse giving a year before 1000 is not taken (a `%y`
+/// format, if listed, still reads it).
 pub fn parse_date(s: &str, formats: &[String]) -> Option<NaiveDate> {
     let s = s.trim();
+    let full_year = |d: &NaiveDate| d.year() >= 1000;
     for f in formats {
-        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+        if let Ok(d) = NaiveDate::parse_from_str(s, f)
+            && full_year(&d)
+        {
             return Some(d);
         }
     }
     if s.len() > 10 && s.is_char_boundary(10) {
         // "2024-01-31 00:00:00", "31/01/2024 00:00"
         for f in formats {
-            if let Ok(d) = NaiveDate::parse_from_str(&s[..10], f) {
+            if let Ok(d) = NaiveDate::parse_from_str(&s[..10], f)
+                && full_year(&d)
+            {
                 return Some(d);
             }
         }
     }
     match s.parse::<f64>() {
-        Ok(serial) if (1.0..=80_000.0).contains(&serial) => excel_serial_to_date(serial),
+        Ok(serial) if EXCEL_SERIALS.contains(&serial) => excel_serial_to_date(serial),
         _ => None,
     }
+}
+
+/// A date written with a two-digit year (`12/03/23`, `12-03-23`).
+fn two_digit_year(s: &str) -> bool {
+    let parts: Vec<&str> = s.trim().split(['/', '-', '.']).collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts[2].len() == 2
+        && parts[0].len() <= 2
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -148,9 +171,37 @@ fn parse_bool(s: &str) -> Option<bool> {
 #[derive(Debug, Clone)]
 pub struct HeaderMap {
     pub cells: Vec<Option<usize>>,
+    /// Cells in the header row, not counting empty ones at its end.
+    pub width: usize,
+}
+
+/// Whether a header cell may be quoted in a message: it could be a column name,
+/// not an identifier or other value of a data row (an NHS number, a UPN, a
+/// postcode, a date, a long number, a line break from a misread line ending).
+pub fn could_be_header(cell: &str) -> bool {
+    static POSTCODE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)\b[A-Z]{1,2}[0-9][A-Z0-9]?\s*[0-9][A-Z]{2}\b").expect("valid regex")
+    });
+    static DATE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}|\d{1,2}[-/ ][A-Za-z]{3}").expect("valid regex")
+    });
+    let c = cell.trim();
+    let digits = c.chars().filter(char::is_ascii_digit).count();
+    !c.is_empty()
+        && c.chars().count() <= 64
+        && !c.contains(['\r', '\n'])
+        && digits < 6
+        && !nhs_number_valid(c)
+        && !upn_valid(c)
+        && !POSTCODE.is_match(c)
+        && !DATE.is_match(c)
 }
 
 /// Map a file's header to the source's columns, or say why it cannot be used.
+///
+/// Messages never quote the row's cells when it may not be a header at all (it
+/// may be the first data row of a file delivered without one), and quote a cell
+/// of a header that did map only when [`could_be_header`] says it may be a name.
 pub fn map_header(plan: &SourcePlan, header: &[String], file: &str) -> Result<HeaderMap> {
     let normalised: Vec<String> = header.iter().map(|h| normalise_header(h)).collect();
     let cells: Vec<Option<usize>> = plan
@@ -158,29 +209,62 @@ pub fn map_header(plan: &SourcePlan, header: &[String], file: &str) -> Result<He
         .iter()
         .map(|c| normalised.iter().position(|h| c.aliases.contains(h)))
         .collect();
-    if cells.iter().all(Option::is_none) {
+    let header_row = match &plan.format {
+        crate::config::Format::Csv { header_row, .. } | crate::config::Format::Xlsx { header_row, .. } => {
+            *header_row
+        }
+    };
+    let mapped = cells.iter().filter(|c| c.is_some()).count();
+    if mapped == 0 {
         return Err(Error::bad_file(
             file,
             format!(
-                "none of the headers ({}) maps to a column of source `{}`: is this the right file, and is the header on row {}?",
-                header.iter().take(8).cloned().collect::<Vec<_>>().join(", "),
+                "row {header_row}, where the header should be, has {} cell(s) and none of them is a column name of                  source `{}` (the row is not quoted: it may be data). Is this the right file, does it have a header                  row, and is it on row {header_row}?",
+                header.len(),
                 plan.name,
-                match &plan.format {
-                    crate::config::Format::Csv { header_row, .. }
-                    | crate::config::Format::Xlsx { header_row, .. } => header_row,
-                }
             ),
         ));
+    }
+    // Two columns of the file mapping to one column: which is meant is a guess.
+    for (c, at) in plan.columns.iter().zip(&cells) {
+        let Some(first) = at else { continue };
+        if let Some(second) = normalised
+            .iter()
+            .enumerate()
+            .skip(first + 1)
+            .find(|(_, h)| c.aliases.contains(h))
+            .map(|(i, _)| i)
+        {
+            let name = |i: usize| {
+                if could_be_header(&header[i]) {
+                    format!("`{}` (column {})", header[i].trim(), i + 1)
+                } else {
+                    format!("column {}", i + 1)
+                }
+            };
+            return Err(Error::bad_file(
+                file,
+                format!(
+                    "two columns, {} and {}, both map to column `{}`: which one is meant is ambiguous;                      ask the partner to send one, or make the aliases in {} tell them apart",
+                    name(*first),
+                    name(second),
+                    c.name,
+                    plan.file.display()
+                ),
+            ));
+        }
     }
     let mut missing = Vec::new();
     for (c, cell) in plan.columns.iter().zip(&cells) {
         if c.required && cell.is_none() {
+            // Quote the nearest cell only when the row is surely a header (two or
+            // more columns found) and the cell itself could be a column name.
             let closest = header
                 .iter()
-                .filter(|h| !h.trim().is_empty())
+                .filter(|h| mapped >= 2 && could_be_header(h))
                 .map(|h| (strsim::jaro_winkler(&normalise_header(h), &c.aliases[0]), h))
                 .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, h)| format!(" (closest header present: `{h}`)"))
+                .map(|(_, h)| format!(" (closest header present: `{}`)", h.trim()))
                 .unwrap_or_default();
             missing.push(format!("`{}`{closest}", c.name));
         }
@@ -195,7 +279,11 @@ pub fn map_header(plan: &SourcePlan, header: &[String], file: &str) -> Result<He
             ),
         ));
     }
-    Ok(HeaderMap { cells })
+    let width = header
+        .iter()
+        .rposition(|h| !h.trim().is_empty())
+        .map_or(0, |i| i + 1);
+    Ok(HeaderMap { cells, width })
 }
 
 /// Per-file context for checking rows.
@@ -206,6 +294,8 @@ pub struct Checker<'a> {
     pub seeds: &'a Seeds,
     pub info: FileInfo,
     seen: HashMap<u64, u64>,
+    /// The day of ingest, for `not_future` columns.
+    today: NaiveDate,
 }
 
 /// What every row of one file carries: its period, delivery, file name and run.
@@ -240,7 +330,44 @@ impl<'a> Checker<'a> {
             seeds,
             info,
             seen: HashMap::new(),
+            today: chrono::Local::now().date_naive(),
         }
+    }
+
+    /// A row the file's damage made: a line break inside a value (a quote left
+    /// open swallows the lines after it into one cell), or a number of fields
+    /// that differs from the header's (a row cut short, an unquoted delimiter
+    /// shifting the columns). Empty cells beyond the header are tolerated.
+    fn damaged(&self, row: &RawRow) -> Option<Reason> {
+        let breaks: usize = row
+            .cells
+            .iter()
+            .map(|c| c.trim_end_matches('\r').matches('\n').count())
+            .sum();
+        if breaks > 0 {
+            return Some(Reason {
+                column: "(row)".into(),
+                kind: "line break inside a value (a quote left open?)",
+                detail: format!("the row spans {} lines", breaks + 1),
+            });
+        }
+        let fields = row
+            .cells
+            .iter()
+            .rposition(|c| !c.trim().is_empty())
+            .map_or(0, |i| i + 1);
+        let width = self.header.width;
+        if fields > width || (row.cells.len() < width && fields > 0) {
+            return Some(Reason {
+                column: "(row)".into(),
+                kind: "wrong number of fields",
+                detail: format!(
+                    "{} field(s), the header has {width}",
+                    if fields > width { fields } else { row.cells.len() }
+                ),
+            });
+        }
+        None
     }
 
     /// The raw cell of declared column `i`, trimmed.
@@ -253,6 +380,9 @@ impl<'a> Checker<'a> {
 
     pub fn check(&mut self, row: &RawRow) -> Checked {
         let plan = self.plan;
+        if let Some(reason) = self.damaged(row) {
+            return Checked::Rejected(vec![reason]);
+        }
         let mut reasons = Vec::new();
         let mut slots = vec![Value::Null; plan.slots.len()];
         for (i, c) in plan.columns.iter().enumerate() {
@@ -304,6 +434,9 @@ impl<'a> Checker<'a> {
                 reasons.push(Reason {
                     column: c.name.clone(),
                     kind: match c.ty {
+                        ColumnType::Date if two_digit_year(mapped) => {
+                            "two-digit year (write the year in full)"
+                        }
                         ColumnType::Date => "not a date",
                         ColumnType::Integer => "not a whole number",
                         ColumnType::Decimal => "not a number",
@@ -314,6 +447,28 @@ impl<'a> Checker<'a> {
                 });
                 continue;
             };
+            if let Value::Date(d) = &v {
+                let why = if let Some(e) = c.earliest.filter(|e| d < e) {
+                    Some(("implausible date (too early)", format!("before {e}")))
+                } else if c.not_future && *d > self.today {
+                    Some(("date in the future", format!("after {}", self.today)))
+                } else {
+                    None
+                };
+                if let Some((kind, bound)) = why {
+                    let value = shown(raw);
+                    reasons.push(Reason {
+                        column: c.name.clone(),
+                        kind,
+                        detail: if value.is_empty() {
+                            bound
+                        } else {
+                            format!("{value} {bound}")
+                        },
+                    });
+                    continue;
+                }
+            }
             if let Some(allowed) = &c.allowed
                 && !allowed.contains(mapped)
             {
@@ -376,6 +531,23 @@ impl<'a> Checker<'a> {
             slots[i] = v;
         }
 
+        if let (crate::config::compile::PeriodPlan::Column { slot }, Some(kind)) =
+            (&plan.period, plan.period_kind)
+            && let Value::Str(p) = &slots[*slot]
+            && !kind.is_valid(p)
+        {
+            let c = &plan.columns[*slot];
+            reasons.push(Reason {
+                column: c.name.clone(),
+                kind: "not a valid period",
+                detail: if c.identifier {
+                    String::new()
+                } else {
+                    format!("`{p}`, expected like `{}`", kind.example())
+                },
+            });
+        }
+
         for r in &plan.rules {
             match r {
                 RulePlan::NotBefore {
@@ -394,6 +566,26 @@ impl<'a> Checker<'a> {
                             column: plan.columns[*column].name.clone(),
                             kind: "date before",
                             detail: plan.columns[*other].name.clone(),
+                        });
+                    }
+                }
+                RulePlan::WithinDays {
+                    column,
+                    of,
+                    max_days,
+                    unless,
+                } => {
+                    let exempt = unless
+                        .as_ref()
+                        .is_some_and(|(c, vals)| matches!(&slots[*c], Value::Str(s) if vals.contains(s)));
+                    if let (Value::Date(a), Value::Date(b)) = (&slots[*column], &slots[*of])
+                        && (*a - *b).num_days() > *max_days
+                        && !exempt
+                    {
+                        reasons.push(Reason {
+                            column: plan.columns[*column].name.clone(),
+                            kind: "implausibly long after",
+                            detail: format!("more than {max_days} days after {}", plan.columns[*of].name),
                         });
                     }
                 }

@@ -100,6 +100,9 @@ struct ReadReport {
     rejected: u64,
     skipped: u64,
     reasons: HashMap<String, u64>,
+    /// The first rejected row: its line and reasons (values shown only for
+    /// columns that are not identifiers).
+    first: Option<(u64, String)>,
     /// Why the whole file is refused (nothing is committed).
     refused: Option<String>,
     quarantine: Option<String>,
@@ -147,6 +150,8 @@ pub async fn ingest_file(
         quarantine: None,
         seconds: 0.0,
     };
+    // A text file whose last line has no line break may have been cut short.
+    let cut_short = matches!(sniffed.kind, read::Detected::Text { .. }) && !sniffed.ends_with_newline;
     let app_id = lake::file_app_id(&plan.name, &sniffed.sha256);
     if refresh == Refresh::No && lake::is_committed(&ctx.storage, &plan.table, &app_id).await? {
         report.outcome = Outcome::Recovered;
@@ -181,6 +186,35 @@ pub async fn ingest_file(
         None => (None, WHOLE_DELIVERY.to_string()),
     };
     report.period = period.clone();
+    if let (Some(kind), Some(p)) = (plan.period_kind, &period)
+        && !kind.is_valid(p)
+    {
+        report.outcome = Outcome::Refused;
+        report.message = format!(
+            "{display}: the file name gives period `{p}`, which is not a valid {} (like `{}`): rename the file \
+             with its real period",
+            kind.as_str().replace('_', " "),
+            kind.example()
+        );
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+
+    // A file that replaces the whole table must not be much smaller than what it replaces.
+    let min_rows = match (&plan.completeness, &replace) {
+        (Some(c), Replace::Table) => match c.min_rows_ratio {
+            Some(r) => {
+                let now = lake::count_rows(&ctx.storage, &plan.table).await?;
+                Some(((now as f64 * r).ceil() as u64, now))
+            }
+            None => None,
+        },
+        _ => None,
+    };
+    let completeness = match replace {
+        Replace::Table => plan.completeness.clone(),
+        _ => None,
+    };
 
     let (tx, rx) = mpsc::channel::<Result<RecordBatch, DataFusionError>>(2);
     let job = ReadJob {
@@ -196,6 +230,8 @@ pub async fn ingest_file(
             run_id: ctx.run_id.clone(),
         },
         batch_rows: ctx.batch_rows,
+        completeness,
+        min_rows,
         storage: ctx.storage.clone(),
         handle: tokio::runtime::Handle::current(),
         progress: ctx.progress.clone(),
@@ -242,18 +278,30 @@ pub async fn ingest_file(
     report.rows_rejected = rr.rejected;
     report.rows_skipped = rr.skipped;
     report.quarantine = rr.quarantine.clone();
+    const CUT_SHORT: &str = "the file does not end with a line break: its last row may have been cut short; \
+                             check it against the partner's copy";
     if let Some(why) = rr.refused {
         report.outcome = Outcome::Refused;
-        report.message = why;
+        report.message = if cut_short {
+            format!("{why}; {CUT_SHORT}")
+        } else {
+            why
+        };
     } else {
         written?;
+        let mut notes = Vec::new();
         if rr.rejected > 0 {
-            report.message = format!(
+            notes.push(format!(
                 "{} row(s) quarantined; commonest: {}",
                 rr.rejected,
                 top_reasons(&rr.reasons, 3)
-            );
+            ));
         }
+        if cut_short {
+            tracing::warn!("the file does not end with a line break: its last row may have been cut short");
+            notes.push(CUT_SHORT.to_string());
+        }
+        report.message = notes.join("; ");
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -278,6 +326,10 @@ struct ReadJob {
     seeds: Arc<Seeds>,
     info: FileInfo,
     batch_rows: usize,
+    /// Checks on a file that replaces its whole table.
+    completeness: Option<crate::config::compile::CompletenessPlan>,
+    /// (least accepted rows, rows the table holds now) for such a file.
+    min_rows: Option<(u64, u64)>,
     storage: Storage,
     handle: tokio::runtime::Handle,
     progress: indicatif::ProgressBar,
@@ -298,10 +350,13 @@ impl ReadJob {
             seeds,
             info,
             batch_rows,
+            completeness,
+            min_rows,
             storage,
             handle,
             progress,
         } = self;
+        let mut found = vec![false; completeness.as_ref().map_or(0, |c| c.require.len())];
         let (plan, display, sniffed, key, seeds): (&SourcePlan, &str, _, _, &Seeds) =
             (&plan, &display, &sniffed, &key, &seeds);
         let (storage, handle, progress) = (&storage, &handle, &progress);
@@ -340,6 +395,12 @@ impl ReadJob {
             match checker.check(&row) {
                 Checked::Ok(slots) => {
                     rep.accepted += 1;
+                    if let Some(c) = &completeness {
+                        for (f, (ix, values)) in found.iter_mut().zip(&c.require) {
+                            *f = *f
+                                || matches!(&slots[*ix], crate::check::Value::Str(v) if values.contains(v));
+                        }
+                    }
                     batch.push(slots);
                     if batch.len() >= batch_rows {
                         let b = batch.finish()?;
@@ -354,6 +415,10 @@ impl ReadJob {
                     rep.rejected += 1;
                     for r in &reasons {
                         *rep.reasons.entry(r.summary()).or_default() += 1;
+                    }
+                    if rep.first.is_none() {
+                        let text: Vec<String> = reasons.iter().map(|r| r.to_string()).collect();
+                        rep.first = Some((row.line, text.join("; ")));
                     }
                     let raw: Vec<String> = (0..plan.columns.len())
                         .map(|i| checker.raw(&row, i).to_string())
@@ -382,14 +447,51 @@ impl ReadJob {
         if rep.read == 0 {
             rep.refused = Some(format!("{display}: the file has a header but no data rows"));
         } else if ratio > plan.max_reject_ratio {
+            let first = rep
+                .first
+                .as_ref()
+                .map(|(line, why)| format!("; first at line {line}: {why}"))
+                .unwrap_or_default();
             rep.refused = Some(format!(
-                "{display}: refused, {} of {} rows ({:.1}%) failed their checks, over the limit of {:.1}%; commonest reasons: {}; rejected rows are in {}",
+                "{display}: refused, {} of {} rows ({:.1}%) failed their checks, over the limit of {:.1}%; commonest reasons: {}{first}; rejected rows are in {}",
                 rep.rejected,
                 rep.read,
                 ratio * 100.0,
                 plan.max_reject_ratio * 100.0,
                 top_reasons(&rep.reasons, 3),
                 rep.quarantine.as_deref().unwrap_or("quarantine")
+            ));
+        }
+        if rep.refused.is_none()
+            && let Some(c) = &completeness
+            && let Some(k) = found.iter().position(|f| !f)
+        {
+            let (ix, values) = &c.require[k];
+            let mut values: Vec<&String> = values.iter().collect();
+            values.sort();
+            rep.refused = Some(format!(
+                "{display}: no row has {} = {}: an incomplete download? It would replace the whole table, so it is refused",
+                plan.columns[*ix].name,
+                values
+                    .iter()
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+        }
+        if rep.refused.is_none()
+            && let Some((least, now)) = min_rows
+            && rep.accepted < least
+        {
+            rep.refused = Some(format!(
+                "{display}: {} usable row(s), fewer than the {least} required ({:.0}% of the {now} rows the table \
+                 holds now): an incomplete download? It would replace the whole table, so it is refused",
+                rep.accepted,
+                100.0
+                    * completeness
+                        .as_ref()
+                        .and_then(|c| c.min_rows_ratio)
+                        .unwrap_or(0.0)
             ));
         }
         if let Some(why) = &rep.refused {

@@ -275,3 +275,19 @@ pub async fn query_table(storage: &Storage, table: &str, sql: &str) -> Result<Ve
     ctx.register_table("t", provider)?;
     Ok(ctx.sql(sql).await?.collect().await?)
 }
+
+/// Rows in `lake/<table>` now (0 when it does not exist yet).
+pub async fn count_rows(storage: &Storage, table: &str) -> Result<u64> {
+    let batches = query_table(storage, table, "SELECT COUNT(*) AS n FROM t").await?;
+    let n = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::Int64Array>()
+                .map(|a| a.value(0))
+        })
+        .unwrap_or(0);
+    Ok(n.max(0) as u64)
+}

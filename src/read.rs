@@ -21,6 +21,8 @@ pub struct Sniff {
     pub sha256: String,
     pub size: u64,
     pub kind: Detected,
+    /// The last byte is a line break (a text file cut short usually is not).
+    pub ends_with_newline: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +33,13 @@ pub enum Detected {
     Xlsx,
     /// An old binary Excel workbook (xls).
     Xls,
+    /// UTF-16 text without a byte-order mark (which cannot be told from binary
+    /// with certainty, so it is not read).
+    Utf16NoBom,
     Text {
         utf8: bool,
+        /// Lines end in CR alone (old Mac exports): read with CR as the terminator.
+        cr_only: bool,
     },
 }
 
@@ -46,6 +53,8 @@ pub fn sniff(path: &Path) -> std::io::Result<Sniff> {
     let mut utf8 = true;
     let mut carry: Vec<u8> = Vec::new();
     let mut nul = false;
+    let (mut lf, mut cr) = (false, false);
+    let mut last = 0u8;
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
@@ -61,6 +70,9 @@ pub fn sniff(path: &Path) -> std::io::Result<Sniff> {
             nul = true;
         }
         size += n as u64;
+        last = chunk[n - 1];
+        lf = lf || chunk.contains(&b'\n');
+        cr = cr || chunk.contains(&b'\r');
         if utf8 {
             carry.extend_from_slice(chunk);
             match std::str::from_utf8(&carry) {
@@ -83,16 +95,41 @@ pub fn sniff(path: &Path) -> std::io::Result<Sniff> {
         Detected::Xlsx
     } else if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
         Detected::Xls
+    } else if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+        // UTF-16 with its byte-order mark: text (the reader decodes it by the BOM).
+        Detected::Text {
+            utf8: false,
+            cr_only: cr && !lf,
+        }
+    } else if nul && looks_like_utf16(&head) {
+        Detected::Utf16NoBom
     } else if nul {
         Detected::Binary
     } else {
-        Detected::Text { utf8 }
+        Detected::Text {
+            utf8,
+            cr_only: cr && !lf,
+        }
     };
     Ok(Sniff {
         sha256: hex::encode(hasher.finalize()),
         size,
         kind,
+        ends_with_newline: matches!(last, b'\n' | b'\r'),
     })
+}
+
+/// Every other byte NUL, the rest mostly printable ASCII: UTF-16 text.
+fn looks_like_utf16(head: &[u8]) -> bool {
+    let n = head.len() / 2 * 2;
+    if n < 8 {
+        return false;
+    }
+    let (even_nul, odd_nul) = head[..n].chunks(2).fold((0, 0), |(e, o), p| {
+        (e + (p[0] == 0) as usize, o + (p[1] == 0) as usize)
+    });
+    let pairs = n / 2;
+    even_nul * 10 >= pairs * 9 || odd_nul * 10 >= pairs * 9
 }
 
 /// One data row: its 1-based line (CSV) or sheet row (xlsx), and its cells as text.
@@ -126,6 +163,10 @@ fn is_ignorable(cells: &[String]) -> bool {
 pub fn open(path: &Path, display: &str, format: &Format, sniff: &Sniff) -> Result<RowReader> {
     match (format, sniff.kind) {
         (_, Detected::Empty) => Err(Error::bad_file(display, "the file is empty")),
+        (_, Detected::Utf16NoBom) => Err(Error::bad_file(
+            display,
+            "the file is UTF-16 text without a byte-order mark: save it as UTF-8 (or UTF-16 with a BOM)",
+        )),
         (_, Detected::Binary) => Err(Error::bad_file(
             display,
             "the file is binary, not text: it cannot be read as CSV",
@@ -151,7 +192,7 @@ pub fn open(path: &Path, display: &str, format: &Format, sniff: &Sniff) -> Resul
                 skip_rows,
                 encoding,
             },
-            Detected::Text { utf8 },
+            Detected::Text { utf8, cr_only },
         ) => {
             let enc = match encoding {
                 Encoding::Utf8 => UTF_8,
@@ -159,15 +200,12 @@ pub fn open(path: &Path, display: &str, format: &Format, sniff: &Sniff) -> Resul
                 Encoding::Auto if utf8 => UTF_8,
                 Encoding::Auto => WINDOWS_1252,
             };
-            open_csv(
-                path,
-                display,
-                *delimiter as u8,
-                *quote as u8,
-                *header_row,
-                *skip_rows,
-                enc,
-            )
+            let dialect = Dialect {
+                delimiter: *delimiter as u8,
+                quote: *quote as u8,
+                terminator: if cr_only { b'\r' } else { b'\n' },
+            };
+            open_csv(path, display, dialect, *header_row, *skip_rows, enc)
         }
         (
             Format::Xlsx {
@@ -180,11 +218,19 @@ pub fn open(path: &Path, display: &str, format: &Format, sniff: &Sniff) -> Resul
     }
 }
 
+/// How a CSV file is laid out.
+#[derive(Debug, Clone, Copy)]
+struct Dialect {
+    delimiter: u8,
+    quote: u8,
+    /// `\n`, or `\r` for files whose lines end in CR alone.
+    terminator: u8,
+}
+
 fn open_csv(
     path: &Path,
     display: &str,
-    delimiter: u8,
-    quote: u8,
+    dialect: Dialect,
     header_row: usize,
     skip_rows: usize,
     enc: &'static encoding_rs::Encoding,
@@ -196,13 +242,14 @@ fn open_csv(
         .bom_override(true)
         .build(BufReader::with_capacity(1 << 16, file));
     // `\n` alone ends a record (a `\r` before it is trimmed with the cell), so that
-    // CRLF blank lines reach us as rows and line numbers stay true.
+    // CRLF blank lines reach us as rows and line numbers stay true; in a file with
+    // no `\n` at all, `\r` does.
     let rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .delimiter(delimiter)
-        .quote(quote)
+        .terminator(csv::Terminator::Any(dialect.terminator))
+        .delimiter(dialect.delimiter)
+        .quote(dialect.quote)
         .from_reader(decoded);
     let mut records = rdr.into_records();
     let mut header = None;
@@ -462,7 +509,13 @@ mod tests {
         let mut bytes = vec![b'a'; (1 << 16) - 1];
         bytes.extend_from_slice("é,x\n".as_bytes());
         std::fs::write(&p, &bytes).unwrap();
-        assert_eq!(sniff(&p).unwrap().kind, Detected::Text { utf8: true });
+        assert_eq!(
+            sniff(&p).unwrap().kind,
+            Detected::Text {
+                utf8: true,
+                cr_only: false
+            }
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 
 use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::config::Project;
+use crate::config::{Project, SourcePlan};
 use crate::error::{Error, Result};
 use crate::ingest::{self, FileReport, IngestContext, Outcome};
 use crate::lake::{self, LedgerEntry};
@@ -19,7 +19,7 @@ use crate::ops::clock::SystemClock;
 use crate::ops::lease::{self, Acquire, HeldLease};
 use crate::ops::shutdown::Shutdown;
 use crate::pseudo::PseudoKey;
-use crate::storage::Storage;
+use crate::storage::{LandingFile, Storage};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -65,6 +65,9 @@ pub struct RunRecord {
     pub scorecard_seconds: f64,
     #[serde(skip)]
     pub scorecard: Vec<crate::indicators::Row>,
+    /// Landing files no source reads (`landing/<source>/<file>`): not matching the
+    /// source's `files` pattern.
+    pub not_recognised: Vec<String>,
     pub error: Option<String>,
 }
 
@@ -116,6 +119,7 @@ pub async fn run_with_record(
         scorecard_rows: 0,
         scorecard_seconds: 0.0,
         scorecard: Vec::new(),
+        not_recognised: Vec::new(),
         error: None,
     };
     if let Some(s) = &opts.source
@@ -335,6 +339,19 @@ async fn run_inner(
             rows_rejected: 0,
             seconds: 0.0,
         };
+        for lf in files.iter().filter(|f| !plan.glob.is_match(&f.relative)) {
+            warn!(
+                source = %plan.name,
+                file = %lf.relative,
+                "file not recognised: its name does not match `{}` (from {}), so it is not read",
+                plan.glob.glob(),
+                plan.file.display()
+            );
+            rec.not_recognised
+                .push(format!("landing/{}/{}", plan.name, lf.relative));
+        }
+        // Content ingested (or refused) earlier in this run, by hash: its first file.
+        let mut this_run: HashMap<String, String> = HashMap::new();
         for lf in files.iter().filter(|f| plan.glob.is_match(&f.relative)) {
             if let Some(reason) = stop.reason() {
                 progress.finish_and_clear();
@@ -357,22 +374,41 @@ async fn run_inner(
             progress.set_position(0);
             progress.set_message(format!("{}/{}", plan.name, lf.relative));
             let report = async {
+                if let Some(path) = &lf.bad_name {
+                    return refuse_bad_name(plan, lf, path).await.map(Some);
+                }
                 // Same bytes under any name: a no-op.
-                if !opts.full_refresh {
-                    let local = storage.local_copy(&lf.location).await?;
-                    let p = local.path().to_path_buf();
-                    let sniff = tokio::task::spawn_blocking(move || crate::read::sniff(&p))
-                        .await
-                        .map_err(Error::internal)?
-                        .map_err(|e| Error::storage(lf.relative.clone(), e))?;
-                    if let Some((outcome, earlier)) = done_hashes.get(&(plan.name.clone(), sniff.sha256.clone())) {
-                        if outcome == Outcome::Refused.as_str() {
-                            warn!(earlier = %earlier, "same bytes as a file refused earlier: not processed again; ask the partner for a corrected file");
-                        } else {
-                            info!(earlier = %earlier, "same bytes as a file already ingested: nothing to do");
-                        }
-                        return Ok(None);
+                let local = storage.local_copy(&lf.location).await?;
+                let p = local.path().to_path_buf();
+                let sniff = tokio::task::spawn_blocking(move || crate::read::sniff(&p))
+                    .await
+                    .map_err(Error::internal)?
+                    .map_err(|e| Error::storage(lf.relative.clone(), e))?;
+                if let Some(first) = this_run.get(&sniff.sha256) {
+                    warn!(same_as = %first, "same content as {first}, read earlier in this run: skipped");
+                    return Ok(None);
+                }
+                this_run.insert(sniff.sha256.clone(), lf.relative.clone());
+                if !opts.full_refresh
+                    && let Some((outcome, earlier)) = done_hashes.get(&(plan.name.clone(), sniff.sha256.clone()))
+                {
+                    let period = |f: &str| ingest::period_from_name(plan, f.rsplit('/').next().unwrap_or(f));
+                    if outcome == Outcome::Refused.as_str() {
+                        warn!(earlier = %earlier, "same bytes as a file refused earlier: not processed again; ask the partner for a corrected file");
+                    } else if let (Some(now), Some(then)) = (period(&lf.relative), period(earlier))
+                        && now != then
+                    {
+                        warn!(
+                            earlier = %earlier,
+                            "same bytes as {earlier}, delivered for period {} but named for period {}: usually a copy \
+                             mistake by the partner; not ingested (ask for the right file)",
+                            then.0,
+                            now.0
+                        );
+                    } else {
+                        info!(earlier = %earlier, "same bytes as a file already ingested: nothing to do");
                     }
+                    return Ok(None);
                 }
                 let refresh = match (opts.full_refresh, first) {
                     (false, _) => ingest::Refresh::No,
@@ -407,13 +443,18 @@ async fn run_inner(
             match report.outcome {
                 Outcome::Refused => error!(message = %report.message, "file refused"),
                 Outcome::Recovered => warn!("{}", report.message),
-                Outcome::Ingested => info!(
-                    rows_read = report.rows_read,
-                    rows_accepted = report.rows_accepted,
-                    rows_rejected = report.rows_rejected,
-                    seconds = format!("{:.2}", report.seconds),
-                    "file ingested"
-                ),
+                Outcome::Ingested => {
+                    info!(
+                        rows_read = report.rows_read,
+                        rows_accepted = report.rows_accepted,
+                        rows_rejected = report.rows_rejected,
+                        seconds = format!("{:.2}", report.seconds),
+                        "file ingested"
+                    );
+                    if !report.message.is_empty() {
+                        warn!(message = %report.message, "file ingested with notes");
+                    }
+                }
             }
             drop(_g);
             totals.files += 1;
@@ -471,6 +512,35 @@ async fn run_inner(
     Ok(())
 }
 
+/// A landing file whose name is not UTF-8 text: refused by name (its hash still
+/// goes to the ledger, so later runs know it), the rest of the run goes on.
+async fn refuse_bad_name(plan: &SourcePlan, lf: &LandingFile, path: &std::path::Path) -> Result<FileReport> {
+    let p = path.to_path_buf();
+    let sniff = tokio::task::spawn_blocking(move || crate::read::sniff(&p))
+        .await
+        .map_err(Error::internal)?
+        .map_err(|e| Error::storage(lf.relative.clone(), e))?;
+    Ok(FileReport {
+        source: plan.name.clone(),
+        file: lf.relative.clone(),
+        size: sniff.size,
+        sha256: sniff.sha256,
+        period: None,
+        rows_read: 0,
+        rows_accepted: 0,
+        rows_rejected: 0,
+        rows_skipped: 0,
+        outcome: Outcome::Refused,
+        message: format!(
+            "landing/{}/{}: the file name is not valid UTF-8 text: \
+             rename it, e.g. with letters, digits, `-` and `_` only",
+            plan.name, lf.relative
+        ),
+        quarantine: None,
+        seconds: 0.0,
+    })
+}
+
 /// The human summary printed at the end of every run.
 pub fn summary(rec: &RunRecord) -> String {
     let mut out = String::new();
@@ -493,6 +563,12 @@ pub fn summary(rec: &RunRecord) -> String {
         out.push_str(&format!(
             "{:<34} {:>5} {:>7} {:>11} {:>11} {:>9} {:>8.1}\n",
             s.source, s.files, s.refused, s.rows_read, s.rows_accepted, s.rows_rejected, s.seconds
+        ));
+    }
+    if !rec.not_recognised.is_empty() {
+        out.push_str(&format!(
+            "not recognised (not read; rename to match the source's `files` pattern, or remove): {}\n",
+            rec.not_recognised.join(", ")
         ));
     }
     if rec.scorecard_rows > 0 {

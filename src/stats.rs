@@ -36,9 +36,19 @@ pub fn wilson(x: f64, n: f64, z: f64) -> Result<Interval, StatsError> {
     let centre = 2.0 * x + z2;
     let spread = z * (z2 + 4.0 * x * (1.0 - x / n)).max(0.0).sqrt();
     let denom = 2.0 * (n + z2);
+    // At x = 0 and x = n the limits are 0 and 1 exactly (rounding would leave
+    // 0.99999999999999997 or a tiny ± number).
     Ok(Interval {
-        lower: ((centre - spread) / denom).clamp(0.0, 1.0),
-        upper: ((centre + spread) / denom).clamp(0.0, 1.0),
+        lower: if x == 0.0 {
+            0.0
+        } else {
+            ((centre - spread) / denom).clamp(0.0, 1.0)
+        },
+        upper: if x == n {
+            1.0
+        } else {
+            ((centre + spread) / denom).clamp(0.0, 1.0)
+        },
     })
 }
 
@@ -190,6 +200,21 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn limits_are_exact_at_zero_and_all() {
+        for n in [1.0, 7.0, 145.0, 623.0, 9999.0] {
+            for z in [Z95, Z998] {
+                let all = wilson(n, n, z).unwrap();
+                assert_eq!(all.upper, 1.0);
+                assert!(all.lower < 1.0 && all.lower > 0.0);
+                let none = wilson(0.0, n, z).unwrap();
+                assert_eq!(none.lower, 0.0);
+                assert!(none.upper > 0.0 && none.upper < 1.0);
+                assert_eq!(100.0 * all.upper, 100.0);
+            }
+        }
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub struct LandingFile {
     pub location: ObjPath,
     pub size: u64,
     pub last_modified: chrono::DateTime<chrono::Utc>,
+    /// A local file whose name is not UTF-8 text: `relative` is its name with the
+    /// bad bytes replaced (for messages), and this is where it really is. Such a
+    /// file is refused by name; object stores only hold UTF-8 names.
+    pub bad_name: Option<PathBuf>,
 }
 
 /// A local copy (or the original, for local storage) of a file to read.
@@ -179,6 +183,33 @@ impl Storage {
 
     /// Files under `landing/<source>/`, oldest first (then by name).
     pub async fn list_landing(&self, source: &str) -> Result<Vec<LandingFile>> {
+        let mut files = match self.local_root() {
+            // The local store's listing stops at the first name that is not UTF-8:
+            // walk the folder ourselves so one badly named file cannot hide the rest.
+            Some(root) => {
+                let dir = root.join("landing").join(source);
+                let display = self.display(&format!("landing/{source}"));
+                tokio::task::spawn_blocking(move || list_local(&dir))
+                    .await
+                    .map_err(Error::internal)?
+                    .map_err(|e| Error::storage(display, e))?
+            }
+            None => self.list_store(source).await?,
+        };
+        files.retain(|f| {
+            // Partners' tools leave lock and temp files: never read them.
+            let name = f.relative.rsplit('/').next().unwrap_or(&f.relative);
+            !(name.starts_with('.') || name.starts_with("~$"))
+        });
+        files.sort_by(|a, b| {
+            a.last_modified
+                .cmp(&b.last_modified)
+                .then_with(|| a.relative.cmp(&b.relative))
+        });
+        Ok(files)
+    }
+
+    async fn list_store(&self, source: &str) -> Result<Vec<LandingFile>> {
         let base = self.path(&format!("landing/{source}"));
         let listed: Vec<ObjectMeta> =
             self.store
@@ -190,29 +221,19 @@ impl Storage {
                     e => Err(Error::storage(self.display(&format!("landing/{source}")), e)),
                 })?;
         let base_str = format!("{}/", base.as_ref());
-        let mut files: Vec<LandingFile> = listed
+        Ok(listed
             .into_iter()
             .filter_map(|m| {
                 let rel = m.location.as_ref().strip_prefix(&base_str)?.to_string();
-                let name = rel.rsplit('/').next().unwrap_or(&rel);
-                // Partners' tools leave lock and temp files: never read them.
-                if name.starts_with('.') || name.starts_with("~$") {
-                    return None;
-                }
                 Some(LandingFile {
                     relative: rel,
                     location: m.location,
                     size: m.size,
                     last_modified: m.last_modified,
+                    bad_name: None,
                 })
             })
-            .collect();
-        files.sort_by(|a, b| {
-            a.last_modified
-                .cmp(&b.last_modified)
-                .then_with(|| a.relative.cmp(&b.relative))
-        });
-        Ok(files)
+            .collect())
     }
 
     /// A local path to read `location` from: the file itself on local storage,
@@ -350,4 +371,63 @@ pub async fn upload_file(storage: &Storage, local: &Path, rel: &str) -> Result<(
         .await
         .map_err(|e| Error::storage(storage.display(rel), e))?;
     Ok(())
+}
+
+/// Every file below `dir` (none when it does not exist), as the local store would
+/// list it, plus the files whose names are not UTF-8 (see [`LandingFile::bad_name`]).
+fn list_local(dir: &Path) -> std::io::Result<Vec<LandingFile>> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((d, rel)) = stack.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for e in entries {
+            let e = e?;
+            let path = e.path();
+            let name = e.file_name();
+            let shown = name.to_string_lossy().into_owned();
+            let rel_name = if rel.is_empty() {
+                shown.clone()
+            } else {
+                format!("{rel}/{shown}")
+            };
+            // Follow links as the store's own listing does.
+            let meta = std::fs::metadata(&path)?;
+            if meta.is_dir() {
+                stack.push((path, rel_name));
+                continue;
+            }
+            // The store's own uploads in progress (`name#1`) are not files yet.
+            if !meta.is_file()
+                || shown
+                    .rsplit_once('#')
+                    .is_some_and(|(_, n)| n.bytes().all(|b| b.is_ascii_digit()))
+            {
+                continue;
+            }
+            let last_modified = meta
+                .modified()
+                .map(chrono::DateTime::<chrono::Utc>::from)
+                .unwrap_or_default();
+            let good = path.to_str().is_some() && !rel_name.contains('\u{fffd}');
+            let location = if good {
+                ObjPath::from_absolute_path(&path).ok()
+            } else {
+                None
+            };
+            out.push(LandingFile {
+                relative: rel_name.clone(),
+                location: location
+                    .clone()
+                    .unwrap_or_else(|| ObjPath::from(rel_name.as_str())),
+                size: meta.len(),
+                last_modified,
+                bad_name: location.is_none().then_some(path),
+            });
+        }
+    }
+    Ok(out)
 }

@@ -80,6 +80,18 @@ pub struct ColumnPlan {
     pub pattern: Option<Regex>,
     pub check: Option<IdCheck>,
     pub date_formats: Vec<String>,
+    /// Date columns: the earliest plausible value.
+    pub earliest: Option<chrono::NaiveDate>,
+    /// Date columns: no value after the day of ingest.
+    pub not_future: bool,
+}
+
+/// `[completeness]`, compiled: (column, allowed values) that some row must have,
+/// and the least share of the table's current rows.
+#[derive(Debug, Clone)]
+pub struct CompletenessPlan {
+    pub require: Vec<(usize, HashSet<String>)>,
+    pub min_rows_ratio: Option<f64>,
 }
 
 #[derive(Debug)]
@@ -104,6 +116,12 @@ pub enum RulePlan {
         other: usize,
         unless: Option<(usize, HashSet<String>)>,
     },
+    WithinDays {
+        column: usize,
+        of: usize,
+        max_days: i64,
+        unless: Option<(usize, HashSet<String>)>,
+    },
 }
 
 #[derive(Debug)]
@@ -121,6 +139,10 @@ pub struct SourcePlan {
     pub glob: globset::GlobMatcher,
     pub format: Format,
     pub period: PeriodPlan,
+    /// What its periods must look like (checked at ingest), when declared.
+    pub period_kind: Option<super::PeriodKind>,
+    /// Checks on a file that replaces the whole table.
+    pub completeness: Option<CompletenessPlan>,
     pub redelivery: Redelivery,
     pub max_reject_ratio: f64,
     pub columns: Vec<ColumnPlan>,
@@ -337,7 +359,11 @@ fn compile_source(
             format!("name `{}` must be lowercase letters, digits and _", rp.name),
         );
     }
-    let glob = match globset::Glob::new(&rp.files) {
+    // `*.csv` matches `EYFSP_2025-26.CSV` too: partners' tools vary the case.
+    let glob = match globset::GlobBuilder::new(&rp.files)
+        .case_insensitive(true)
+        .build()
+    {
         Ok(g) => Some(g.compile_matcher()),
         Err(e) => {
             issues.push(path, format!("files: bad glob `{}`: {e}", rp.files));
@@ -421,6 +447,28 @@ fn compile_source(
             .date_formats
             .clone()
             .unwrap_or_else(|| vec!["%d/%m/%Y".into(), "%Y-%m-%d".into()]);
+        if (c.earliest.is_some() || c.not_future) && c.ty != ColumnType::Date {
+            issues.push(
+                path,
+                format!(
+                    "column `{}`: `earliest` and `not_future` need type = \"date\"",
+                    c.name
+                ),
+            );
+        }
+        let earliest = c.earliest.as_deref().and_then(|e| {
+            chrono::NaiveDate::parse_from_str(e, "%Y-%m-%d")
+                .map_err(|_| {
+                    issues.push(
+                        path,
+                        format!(
+                            "column `{}`: earliest = \"{e}\" is not a date like 2000-01-01",
+                            c.name
+                        ),
+                    )
+                })
+                .ok()
+        });
         columns.push(ColumnPlan {
             name: c.name.clone(),
             aliases,
@@ -438,6 +486,8 @@ fn compile_source(
             pattern,
             check: c.check,
             date_formats,
+            earliest,
+            not_future: c.not_future,
         });
         slots.push((c.name.clone(), SlotKind::Column(i), c.ty));
     }
@@ -548,6 +598,19 @@ fn compile_source(
     }
 
     // Rules.
+    let condition = |cond: Option<&super::Condition>, rule: &str, issues: &mut Issues| match cond {
+        None => Some(None),
+        Some(cond) => match col_index(&cond.column) {
+            Some(ix) => Some(Some((ix, cond.values.iter().cloned().collect()))),
+            None => {
+                issues.push(
+                    path,
+                    format!("rule {rule}: unless names unknown column `{}`", cond.column),
+                );
+                None
+            }
+        },
+    };
     let mut rules = Vec::new();
     for r in &rp.rules {
         match r {
@@ -558,23 +621,32 @@ fn compile_source(
             } => {
                 let c = need_date(column, "rule not_before", issues);
                 let o = need_date(other, "rule not_before", issues);
-                let u = match unless {
-                    None => Some(None),
-                    Some(cond) => match col_index(&cond.column) {
-                        Some(ix) => Some(Some((ix, cond.values.iter().cloned().collect()))),
-                        None => {
-                            issues.push(
-                                path,
-                                format!("rule not_before: unless names unknown column `{}`", cond.column),
-                            );
-                            None
-                        }
-                    },
-                };
+                let u = condition(unless.as_ref(), "not_before", issues);
                 if let (Some(column), Some(other), Some(unless)) = (c, o, u) {
                     rules.push(RulePlan::NotBefore {
                         column,
                         other,
+                        unless,
+                    });
+                }
+            }
+            Rule::WithinDays {
+                column,
+                of,
+                max_days,
+                unless,
+            } => {
+                let c = need_date(column, "rule within_days", issues);
+                let o = need_date(of, "rule within_days", issues);
+                let u = condition(unless.as_ref(), "within_days", issues);
+                if *max_days < 0 {
+                    issues.push(path, "rule within_days: max_days must not be negative");
+                }
+                if let (Some(column), Some(of), Some(unless)) = (c, o, u) {
+                    rules.push(RulePlan::WithinDays {
+                        column,
+                        of,
+                        max_days: *max_days,
                         unless,
                     });
                 }
@@ -714,6 +786,35 @@ fn compile_source(
         }
     }
 
+    let completeness = rp.completeness.as_ref().map(|c| {
+        if rp.redelivery != Redelivery::ReplaceTable {
+            issues.push(
+                path,
+                "[completeness] applies to redelivery = \"replace_table\" only",
+            );
+        }
+        if c.min_rows_ratio.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+            issues.push(path, "[completeness] min_rows_ratio must be between 0 and 1");
+        }
+        CompletenessPlan {
+            require: c
+                .require
+                .iter()
+                .filter_map(|cond| match col_index(&cond.column) {
+                    Some(ix) => Some((ix, cond.values.iter().cloned().collect())),
+                    None => {
+                        issues.push(
+                            path,
+                            format!("[completeness] require names unknown column `{}`", cond.column),
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            min_rows_ratio: c.min_rows_ratio,
+        }
+    });
+
     if issues.0.len() > start {
         return None;
     }
@@ -727,6 +828,8 @@ fn compile_source(
         period: period?,
         redelivery: rp.redelivery,
         max_reject_ratio: ratio,
+        period_kind: rp.period.kind,
+        completeness,
         columns,
         keys,
         derive,

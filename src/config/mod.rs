@@ -172,6 +172,10 @@ pub struct RawPipeline {
     /// Expected delivery cadence: `startwell status`, `/metrics` and alerts report the source stale after it.
     #[serde(default)]
     pub freshness: Option<ops::RawFreshness>,
+    /// What a file that replaces the whole table (`redelivery = "replace_table"`)
+    /// must hold, so a truncated download never replaces a whole one.
+    #[serde(default)]
+    pub completeness: Option<RawCompleteness>,
 }
 
 fn default_glob() -> String {
@@ -254,6 +258,77 @@ pub struct RawPeriod {
     /// Canonical column holding the period.
     #[serde(default)]
     pub column: Option<String>,
+    /// What a period must look like; a file (file-name period) or row (column
+    /// period) whose period is not one is refused. See [`PeriodKind`].
+    #[serde(default)]
+    pub kind: Option<PeriodKind>,
+}
+
+/// The periods a source's files or rows may carry, checked at ingest so that a
+/// period the scorecard cannot place never reaches the lake.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodKind {
+    /// `2024-25`: an academic (or financial) year, the second year its first plus one.
+    AcademicYear,
+    /// `2024-25-Q1`: a quarter of a financial year.
+    FinancialQuarter,
+    /// `2024-autumn`, `2024-spring`, `2024-summer`: a term of the academic year 2024/25.
+    Term,
+    /// `202425`: a year as the DfE's open data writes `time_period` (consecutive years).
+    DfeYear,
+    /// `2025`: a calendar or reporting year.
+    CalendarYear,
+}
+
+impl PeriodKind {
+    /// An example of the form, for messages.
+    pub fn example(self) -> &'static str {
+        match self {
+            PeriodKind::AcademicYear => "2024-25",
+            PeriodKind::FinancialQuarter => "2024-25-Q1",
+            PeriodKind::Term => "2024-autumn",
+            PeriodKind::DfeYear => "202425",
+            PeriodKind::CalendarYear => "2025",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeriodKind::AcademicYear => "academic_year",
+            PeriodKind::FinancialQuarter => "financial_quarter",
+            PeriodKind::Term => "term",
+            PeriodKind::DfeYear => "dfe_year",
+            PeriodKind::CalendarYear => "calendar_year",
+        }
+    }
+
+    /// Whether `key` is a period of this kind (years 1990–2100).
+    pub fn is_valid(self, key: &str) -> bool {
+        let year = |s: &str| {
+            (s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse::<i32>().ok())
+                .flatten()
+                .filter(|y| (1990..=2100).contains(y))
+        };
+        let next = |y: i32, s: &str| {
+            s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()) && s == format!("{:02}", (y + 1) % 100)
+        };
+        let two_years = |a: &str, b: &str| year(a).is_some_and(|y| next(y, b));
+        match self {
+            PeriodKind::AcademicYear => key.split_once('-').is_some_and(|(a, b)| two_years(a, b)),
+            PeriodKind::FinancialQuarter => key.rsplit_once("-Q").is_some_and(|(fy, q)| {
+                matches!(q, "1" | "2" | "3" | "4") && fy.split_once('-').is_some_and(|(a, b)| two_years(a, b))
+            }),
+            PeriodKind::Term => key
+                .split_once('-')
+                .is_some_and(|(a, t)| year(a).is_some() && matches!(t, "autumn" | "spring" | "summer")),
+            PeriodKind::DfeYear => {
+                key.len() == 6 && key.is_char_boundary(4) && two_years(&key[..4], &key[4..])
+            }
+            PeriodKind::CalendarYear => year(key).is_some(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -331,9 +406,17 @@ pub struct RawColumn {
     /// Identifier check digit.
     #[serde(default)]
     pub check: Option<IdCheck>,
-    /// chrono formats tried in order; default `%d/%m/%Y`, `%Y-%m-%d`.
+    /// chrono formats tried in order; default `%d/%m/%Y`, `%Y-%m-%d`. A year must
+    /// be written in full: `12/03/23` is rejected as a two-digit year, unless a
+    /// `%y` format is listed (chrono's pivot: 00–69 → 2000s, 70–99 → 1900s).
     #[serde(default)]
     pub date_formats: Option<Vec<String>>,
+    /// Date columns: no value before this date (`YYYY-MM-DD`).
+    #[serde(default)]
+    pub earliest: Option<String>,
+    /// Date columns: no value after the day the file is ingested.
+    #[serde(default)]
+    pub not_future: bool,
     #[serde(default)]
     pub description: String,
 }
@@ -388,6 +471,29 @@ pub enum Rule {
         #[serde(default)]
         unless: Option<Condition>,
     },
+    /// Date `column` must be at most `max_days` after date `of` (e.g. a child's
+    /// age at a contact), except on rows matching `unless`.
+    WithinDays {
+        column: String,
+        of: String,
+        max_days: i64,
+        #[serde(default)]
+        unless: Option<Condition>,
+    },
+}
+
+/// `[completeness]`: checks on a file that replaces its whole table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCompleteness {
+    /// Each condition must hold for at least one accepted row (e.g. the England
+    /// rows of a national statistics file: `{ column = "geographic_level", values = ["National"] }`).
+    #[serde(default)]
+    pub require: Vec<Condition>,
+    /// The file must have at least this share of the rows the table holds now
+    /// (e.g. 0.8: a download with a fifth fewer rows than the last is refused).
+    #[serde(default)]
+    pub min_rows_ratio: Option<f64>,
 }
 
 /// Rows whose (mapped) `column` value is one of `values`.
@@ -416,4 +522,43 @@ pub struct RawSchemaColumn {
     pub ty: ColumnType,
     #[serde(default)]
     pub description: String,
+}
+
+#[cfg(test)]
+mod period_kind_tests {
+    use super::PeriodKind::*;
+
+    #[test]
+    fn periods_the_scorecard_can_place_and_those_it_cannot() {
+        for (kind, good, bad) in [
+            (
+                AcademicYear,
+                &["2024-25", "1999-00"][..],
+                &["2025-13", "2025-20", "2025-2026", "24-25", "2024"][..],
+            ),
+            (
+                FinancialQuarter,
+                &["2024-25-Q1", "2024-25-Q4"],
+                &["2024-25-Q5", "2024-26-Q1", "2024-25"],
+            ),
+            (
+                Term,
+                &["2024-autumn", "2024-summer"],
+                &["2024-winter", "24-autumn"],
+            ),
+            (
+                DfeYear,
+                &["202425", "199900"],
+                &["2025 (provisional)", "202513", "2025"],
+            ),
+            (CalendarYear, &["2025"], &["2025 (provisional)", "1800", "25"]),
+        ] {
+            for g in good {
+                assert!(kind.is_valid(g), "{g} is a {kind:?}");
+            }
+            for b in bad {
+                assert!(!kind.is_valid(b), "{b} is not a {kind:?}");
+            }
+        }
+    }
 }

@@ -12,7 +12,8 @@ use datafusion::prelude::SessionContext;
 
 use super::catalogue::{Breakdown, Indicator, Kind};
 use super::periods;
-use crate::disclosure::{self, Cell, Group, Policy};
+use super::protect::{self, GapSource, Publication};
+use crate::disclosure::Policy;
 use crate::error::{Error, Result};
 use crate::stats::{self, Comparison, Interval, Polarity, Trend, Z95, Z998};
 
@@ -181,10 +182,15 @@ fn rows_from(ind: &Indicator, batches: &[RecordBatch], with_symbol: bool) -> Res
             }
             let key = period.value(i).to_string();
             let Some(p) = periods::info(ind.period_type, &key) else {
-                return Err(Error::internal(format!(
-                    "indicator `{}`: period `{key}` is not a {:?} period",
-                    ind.id, ind.period_type
-                )));
+                // A row the lake should never have held (ingest checks periods): skip
+                // it and say so, rather than fail every run until someone intervenes.
+                tracing::warn!(
+                    indicator = %ind.id,
+                    period = %key,
+                    "scorecard row skipped: period `{key}` is not a {:?} period (check the source's files)",
+                    ind.period_type
+                );
+                continue;
             };
             let mut row = Row {
                 indicator_id: ind.id.clone(),
@@ -222,7 +228,21 @@ fn rows_from(ind: &Indicator, batches: &[RecordBatch], with_symbol: bool) -> Res
                     .map(|s| if s == "low" { "u".to_string() } else { s }),
                 numerator_sq: sq.as_ref().and_then(|v| opt(v, i).then(|| v.value(i))),
             };
-            fill_values(ind.kind, &mut row)?;
+            if let Err(e) = fill_values(ind.kind, &mut row) {
+                // Impossible counts (negative, or more successes than cases): not
+                // published, and reported.
+                tracing::warn!(
+                    indicator = %ind.id,
+                    period = %row.period,
+                    area = %row.area_code,
+                    "scorecard value not available: {e}"
+                );
+                row.numerator = None;
+                row.denominator = None;
+                row.value = None;
+                (row.lower_95, row.upper_95, row.lower_998, row.upper_998) = (None, None, None, None);
+                row.status_symbol = Some("x".into());
+            }
             out.push(row);
         }
     }
@@ -300,10 +320,6 @@ fn fill_values(kind: Kind, r: &mut Row) -> Result<()> {
 
 /// The two rows a gap is the difference of (minuend, subtrahend).
 type RowPair<'a> = (Option<&'a Row>, Option<&'a Row>);
-/// What a gap indicator is built on: `(of, minuend breakdown, value, subtrahend breakdown, value)`.
-pub type GapSource = (String, String, String, String, String);
-/// A published cell: `(indicator, period, area, breakdown, value)`.
-type CellKey = (String, String, String, String, String);
 
 /// Gap rows from the rows of the indicator it is a gap of (same period and area).
 fn gaps(ind: &Indicator, of_rows: &[Row]) -> Vec<Row> {
@@ -370,125 +386,6 @@ fn gaps(ind: &Indicator, of_rows: &[Row]) -> Vec<Row> {
 /// comparator councils from the public files.
 pub fn is_own(r: &Row, council: &Council) -> bool {
     r.area_type == "ward" || (r.area_type == "local_authority" && r.area_code == council.code)
-}
-
-/// Suppress small cells of the council's own rows (child-level data), per
-/// indicator, period: the breakdowns and wards add up to the area's `all` row.
-pub fn apply_disclosure(
-    rows: &mut [Row],
-    policy: &Policy,
-    gap_sources: &HashMap<String, GapSource>,
-    council: &Council,
-) {
-    let mut cells_by: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        if is_own(r, council) && r.unit != "percentage_points" {
-            cells_by
-                .entry((r.indicator_id.clone(), r.period_key.clone()))
-                .or_default()
-                .push(i);
-        }
-    }
-    for idx in cells_by.values() {
-        let mut cells: Vec<Cell> = idx
-            .iter()
-            .map(|i| {
-                let r = &rows[*i];
-                let x = r.numerator.unwrap_or(0);
-                let n = r.denominator.unwrap_or(x);
-                Cell::new(x, n)
-            })
-            .collect();
-        let pos = |bd: &str, v: &str, area: &str| {
-            idx.iter().position(|i| {
-                rows[*i].breakdown == bd && rows[*i].breakdown_value == v && rows[*i].area_type == area
-            })
-        };
-        let Some(total) = pos("all", "All", "local_authority") else {
-            continue;
-        };
-        let mut groups = Vec::new();
-        let mut by_breakdown: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (k, i) in idx.iter().enumerate() {
-            let r = &rows[*i];
-            if r.area_type == "ward" {
-                by_breakdown.entry("ward".into()).or_default().push(k);
-            } else if r.breakdown != "all" {
-                by_breakdown.entry(r.breakdown.clone()).or_default().push(k);
-            }
-        }
-        for children in by_breakdown.values() {
-            groups.push(Group {
-                parent: total,
-                children: children.clone(),
-            });
-        }
-        // FSM × sex cells add up to the FSM and sex rows too.
-        for (parent, kids) in [
-            (("fsm", "FSM"), ["FSM boys", "FSM girls"]),
-            (("fsm", "Not FSM"), ["Not FSM boys", "Not FSM girls"]),
-            (("sex", "Boys"), ["FSM boys", "Not FSM boys"]),
-            (("sex", "Girls"), ["FSM girls", "Not FSM girls"]),
-        ] {
-            if let Some(p) = pos(parent.0, parent.1, "local_authority") {
-                let children: Vec<usize> = kids
-                    .iter()
-                    .filter_map(|k| pos("fsm_sex", k, "local_authority"))
-                    .collect();
-                if !children.is_empty() {
-                    groups.push(Group { parent: p, children });
-                }
-            }
-        }
-        disclosure::suppress(&mut cells, &groups, policy);
-        for (k, c) in cells.iter().enumerate() {
-            if c.suppressed {
-                suppress_row(&mut rows[idx[k]], &policy.symbol);
-            }
-        }
-    }
-    // Gaps built on a suppressed row are suppressed too.
-    let suppressed: std::collections::HashSet<CellKey> = rows
-        .iter()
-        .filter(|r| r.status_symbol.as_deref() == Some(policy.symbol.as_str()))
-        .map(|r| {
-            (
-                r.indicator_id.clone(),
-                r.period_key.clone(),
-                r.area_code.clone(),
-                r.breakdown.clone(),
-                r.breakdown_value.clone(),
-            )
-        })
-        .collect();
-    for r in rows
-        .iter_mut()
-        .filter(|r| r.unit == "percentage_points" && is_own(r, council))
-    {
-        if let Some((of, b1, v1, b2, v2)) = gap_sources.get(&r.indicator_id) {
-            let hit = |b: &str, v: &str| {
-                suppressed.contains(&(
-                    of.clone(),
-                    r.period_key.clone(),
-                    r.area_code.clone(),
-                    b.to_string(),
-                    v.to_string(),
-                ))
-            };
-            if hit(b1, v1) || hit(b2, v2) {
-                suppress_row(r, &policy.symbol);
-            }
-        }
-    }
-}
-
-fn suppress_row(r: &mut Row, symbol: &str) {
-    r.numerator = None;
-    r.denominator = None;
-    r.value = None;
-    (r.lower_95, r.upper_95, r.lower_998, r.upper_998) = (None, None, None, None);
-    r.numerator_sq = None;
-    r.status_symbol = Some(symbol.to_string());
 }
 
 /// Benchmark values and comparisons (England by default), and trends.
@@ -593,14 +490,24 @@ pub fn compare_and_trend(rows: &mut [Row], catalogue: &[Indicator]) {
     }
 }
 
-/// Compute every indicator of `catalogue` over the tables registered in `ctx`.
+/// A computed scorecard: its rows, and the disclosure state of its own cells.
+#[derive(Debug, Clone)]
+pub struct Scorecard {
+    pub rows: Vec<Row>,
+    pub disclosure: Publication,
+}
+
+/// Compute every indicator of `catalogue` over the tables registered in `ctx`,
+/// with suppression that also holds against the `previous` publication.
 pub async fn compute(
     ctx: &SessionContext,
     catalogue: &[Indicator],
     sql_dir: &Path,
     council: &Council,
     policy: &Policy,
-) -> Result<Vec<Row>> {
+    previous: Option<&Publication>,
+    run_id: &str,
+) -> Result<Scorecard> {
     register_views(ctx, sql_dir, council).await?;
     let mut rows: Vec<Row> = Vec::new();
     let mut gap_sources = HashMap::new();
@@ -639,17 +546,15 @@ pub async fn compute(
         rows.extend(gaps(ind, &of));
         gap_sources.insert(
             ind.id.clone(),
-            (
-                spec.of.clone(),
-                spec.minuend.0.clone(),
-                spec.minuend.1.clone(),
-                spec.subtrahend.0.clone(),
-                spec.subtrahend.1.clone(),
-            ),
+            GapSource {
+                of: spec.of.clone(),
+                minuend: spec.minuend.clone(),
+                subtrahend: spec.subtrahend.clone(),
+            },
         );
     }
     progress.finish_and_clear();
-    apply_disclosure(&mut rows, policy, &gap_sources, council);
+    let disclosure = protect::apply(&mut rows, policy, &gap_sources, council, previous, run_id);
     compare_and_trend(&mut rows, catalogue);
     rows.sort_by(|a, b| {
         (
@@ -669,7 +574,7 @@ pub async fn compute(
                 &b.breakdown_value,
             ))
     });
-    Ok(rows)
+    Ok(Scorecard { rows, disclosure })
 }
 
 /// Register `views/<name>.sql` as view `<name>` (shared building blocks, e.g. a
@@ -706,4 +611,79 @@ async fn run_sql(ctx: &SessionContext, sql: &str, file: &Path) -> Result<Vec<Rec
     df.collect()
         .await
         .map_err(|e| Error::internal(format!("{}: {e}", file.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    use super::*;
+    use crate::indicators::catalogue::{Domain, PeriodType};
+
+    fn indicator() -> Indicator {
+        Indicator {
+            id: "sr_gld".into(),
+            name: "GLD".into(),
+            domain: Domain::SchoolReadiness,
+            kind: Kind::Proportion,
+            polarity: Polarity::HigherIsBetter,
+            period_type: PeriodType::AcademicYear,
+            breakdowns: vec![],
+            group_name: None,
+            sql: None,
+            gap: None,
+            benchmark_sql: None,
+            series_start: None,
+            definition: String::new(),
+        }
+    }
+
+    /// A row the lake should never hold (a period that is not one, a negative or
+    /// impossible count) is skipped or published as `x`, never failing the run.
+    #[test]
+    fn bad_rows_are_skipped_or_not_available_not_fatal() {
+        let s = |n: &str| Field::new(n, DataType::Utf8, true);
+        let i = |n: &str| Field::new(n, DataType::Int64, true);
+        let schema = Arc::new(Schema::new(vec![
+            s("period"),
+            s("area_type"),
+            s("area_code"),
+            s("area_name"),
+            s("breakdown"),
+            s("breakdown_value"),
+            i("numerator"),
+            i("denominator"),
+        ]));
+        let text = |v: [&str; 4]| Arc::new(StringArray::from_iter_values(v)) as Arc<dyn Array>;
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                text(["2024-25", "2025-13", "2023-24", "2022-23"]),
+                text(["england"; 4]),
+                text(["E92000001"; 4]),
+                text(["England"; 4]),
+                text(["all"; 4]),
+                text(["All"; 4]),
+                Arc::new(Int64Array::from(vec![60, 60, -5, 70])),
+                Arc::new(Int64Array::from(vec![100, 100, 100, 50])),
+            ],
+        )
+        .unwrap();
+        let rows = rows_from(&indicator(), &[batch], false).unwrap();
+        let got: Vec<(&str, Option<f64>, Option<&str>)> = rows
+            .iter()
+            .map(|r| (r.period.as_str(), r.value, r.status_symbol.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("2024/25", Some(60.0), None),
+                ("2023/24", None, Some("x")),
+                // More than the denominator (take-up against an estimate): a value, no interval.
+                ("2022/23", Some(140.0), None),
+            ]
+        );
+    }
 }

@@ -375,7 +375,9 @@ pub async fn run_all(project: &Project) -> Result<Report> {
             symbol: project.disclosure.symbol.clone(),
         };
         let rows = match session(project, &fx, &file).await {
-            Ok(ctx) => engine::compute(&ctx, &selected, &sql_dir, &council, &policy).await,
+            Ok(ctx) => engine::compute(&ctx, &selected, &sql_dir, &council, &policy, None, "fixture")
+                .await
+                .map(|c| c.rows),
             Err(e) => Err(e),
         };
         let rows = match rows {

@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod engine;
 pub mod fixtures;
 pub mod periods;
+pub mod protect;
 pub mod publish;
 pub mod udf;
 
@@ -19,6 +20,14 @@ use crate::error::{ConfigIssue, Error, Result};
 use crate::storage::Storage;
 
 pub use engine::{Council, Row};
+
+/// FSM × sex cells add up to the FSM and sex rows: `((breakdown, value), its two fsm_sex values)`.
+pub const FSM_SEX_MARGINS: [((&str, &str), [&str; 2]); 4] = [
+    (("fsm", "FSM"), ["FSM boys", "FSM girls"]),
+    (("fsm", "Not FSM"), ["Not FSM boys", "Not FSM girls"]),
+    (("sex", "Boys"), ["FSM boys", "Not FSM boys"]),
+    (("sex", "Girls"), ["FSM girls", "Not FSM girls"]),
+];
 
 /// Reference tables (all text columns, as the seeds ship).
 const REF_TABLES: &[(&str, &[&str])] = &[
@@ -81,9 +90,23 @@ pub async fn build_scorecard(project: &Project, storage: &Storage, run_id: &str)
     }
     let ctx = lake_session(project, storage).await?;
     let council = council(project);
-    let rows = engine::compute(&ctx, &catalogue, &d, &council, &project.disclosure).await?;
-    publish::publish(storage, &rows, run_id).await?;
-    Ok(rows)
+    // Suppression holds against the latest publication too (see `protect`).
+    let previous = protect::load_previous(storage).await?;
+    let card = engine::compute(
+        &ctx,
+        &catalogue,
+        &d,
+        &council,
+        &project.disclosure,
+        previous.as_ref(),
+        run_id,
+    )
+    .await?;
+    // The state first: a crash before the commit leaves an unused file, never a
+    // publication without its state.
+    protect::save(storage, &card.disclosure).await?;
+    publish::publish(storage, &card.rows, run_id).await?;
+    Ok(card.rows)
 }
 
 /// Plan every indicator's SQL against empty tables of the curated schemas, so

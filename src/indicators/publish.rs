@@ -122,8 +122,73 @@ pub async fn publish(storage: &Storage, rows: &[Row], run_id: &str) -> Result<()
         let mut w = datafusion::arrow::csv::WriterBuilder::new()
             .with_header(true)
             .build(&mut csv);
-        w.write(&batch).map_err(Error::internal)?;
+        w.write(&neutralise_formulas(&batch)?).map_err(Error::internal)?;
     }
     storage.put("outputs/scorecard.csv", csv.into()).await?;
     Ok(())
+}
+
+/// Text that a spreadsheet would run as a formula when it opens a CSV (a cell
+/// beginning with `=`, `+`, `-`, `@`, a tab or a carriage return, e.g. an area name
+/// `=HYPERLINK(…)` from a public file) gets a leading `'`, which Excel and
+/// LibreOffice show as text. Only text columns: numbers are written as numbers.
+pub fn neutralise_formulas(batch: &RecordBatch) -> Result<RecordBatch> {
+    let cols: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|c| match c.as_any().downcast_ref::<StringArray>() {
+            Some(s) => {
+                Arc::new(s.iter().map(|v| v.map(neutralise_cell)).collect::<StringArray>()) as ArrayRef
+            }
+            None => c.clone(),
+        })
+        .collect();
+    RecordBatch::try_new(batch.schema(), cols).map_err(Error::internal)
+}
+
+/// One cell of [`neutralise_formulas`].
+pub fn neutralise_cell(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{v}"))
+    } else {
+        std::borrow::Cow::Borrowed(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_in_text_are_neutralised_and_numbers_are_not() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("area_name", DataType::Utf8, true),
+            Field::new("value", DataType::Float64, true),
+        ]));
+        let names = [
+            "=HYPERLINK(\"http://x\",\"Click\")",
+            "@SUM(A1)",
+            "+44",
+            "-1",
+            "\tTab",
+            "\rCR",
+            "Bristol, City of",
+        ];
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(names)),
+                Arc::new(Float64Array::from(vec![-1.5; 7])),
+            ],
+        )
+        .unwrap();
+        let out = neutralise_formulas(&batch).unwrap();
+        let s = out.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        for (i, n) in names.iter().enumerate() {
+            let want = if i < 6 { format!("'{n}") } else { n.to_string() };
+            assert_eq!(s.value(i), want);
+        }
+        let v = out.column(1).as_any().downcast_ref::<Float64Array>().unwrap();
+        assert_eq!(v.value(0), -1.5);
+    }
 }

@@ -87,6 +87,9 @@ pub struct SourceStatus {
     pub last_outcome_at: Option<DateTime<Utc>>,
     pub files_ingested: u64,
     pub files_refused: u64,
+    /// Files in the source's landing folder that its `files` pattern does not
+    /// match, so no run reads them.
+    pub not_recognised: Vec<String>,
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
@@ -101,6 +104,18 @@ pub async fn sources(project: &Project, storage: &Storage, now: DateTime<Utc>) -
     let mut by_source: HashMap<&str, Vec<&crate::lake::LedgerEntry>> = HashMap::new();
     for e in &ledger {
         by_source.entry(e.source.as_str()).or_default().push(e);
+    }
+    let mut unmatched: HashMap<&str, Vec<String>> = HashMap::new();
+    for p in &project.plan.sources {
+        let files = storage.list_landing(&p.name).await?;
+        unmatched.insert(
+            p.name.as_str(),
+            files
+                .into_iter()
+                .filter(|f| !p.glob.is_match(&f.relative))
+                .map(|f| f.relative)
+                .collect(),
+        );
     }
     Ok(project
         .plan
@@ -131,6 +146,7 @@ pub async fn sources(project: &Project, storage: &Storage, now: DateTime<Utc>) -
                 last_outcome_at: latest_any.map(|(t, _)| t),
                 files_ingested: ingested.count() as u64,
                 files_refused: entries.iter().filter(|e| e.outcome == "refused").count() as u64,
+                not_recognised: unmatched.remove(p.name.as_str()).unwrap_or_default(),
             }
         })
         .collect())
@@ -155,6 +171,14 @@ pub fn render_sources(rows: &[SourceStatus]) -> String {
             r.files_ingested,
             r.files_refused,
         ));
+    }
+    for r in rows {
+        for f in &r.not_recognised {
+            out.push_str(&format!(
+                "not recognised: landing/{}/{f} (its name does not match the source's `files` pattern; not read)\n",
+                r.source
+            ));
+        }
     }
     out
 }

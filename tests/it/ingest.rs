@@ -212,7 +212,7 @@ async fn bad_files_are_refused_and_named() {
         ("dwp_2yo_2030-autumn.csv", "Excel workbook"),
         ("dwp_2yo_2031-autumn.csv", "binary"),
         ("dwp_2yo_2032-autumn.csv", "empty"),
-        ("dwp_2yo_2033-autumn.csv", "none of the headers"),
+        ("dwp_2yo_2033-autumn.csv", "none of them is a column name"),
         (
             "dwp_2yo_2034-autumn.csv",
             "closest header present: `Child Forname`",

@@ -2,6 +2,7 @@
 
 mod common;
 mod deploy;
+mod hostile;
 mod identifiers;
 mod ingest;
 mod kill;

@@ -271,3 +271,183 @@ async fn the_published_scorecard_keeps_the_contract_and_hides_small_cells() {
     old.load_version(before).await.unwrap();
     assert!(old.snapshot().unwrap().log_data().num_files() > 0);
 }
+
+/// The cells of one table (indicator, period) of a publication's disclosure state,
+/// keyed as the attacker sees them.
+type Table = BTreeMap<String, (i64, i64, bool)>;
+
+fn tables_of(p: &startwell::indicators::protect::Publication) -> BTreeMap<(String, String), Table> {
+    let mut out: BTreeMap<(String, String), Table> = BTreeMap::new();
+    for c in &p.cells {
+        let key = if c.place.area_type == "ward" {
+            format!("ward:{}", c.place.area_code)
+        } else {
+            format!("{}:{}", c.place.breakdown, c.place.breakdown_value)
+        };
+        out.entry((c.indicator_id.clone(), c.period_key.clone()))
+            .or_default()
+            .insert(key, (c.numerator, c.denominator, c.suppressed));
+    }
+    out
+}
+
+/// The attacker's relations between cells, built from their names alone.
+fn relations(keys: &[&String]) -> Vec<startwell::disclosure::Group> {
+    let at = |k: &str| keys.iter().position(|x| x.as_str() == k);
+    let Some(total) = at("all:All") else {
+        return Vec::new();
+    };
+    let mut by_breakdown: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        let b = k.split(':').next().unwrap();
+        if b != "all" {
+            by_breakdown.entry(b).or_default().push(i);
+        }
+    }
+    let mut groups: Vec<startwell::disclosure::Group> = by_breakdown
+        .into_values()
+        .map(|children| startwell::disclosure::Group {
+            parent: total,
+            children,
+        })
+        .collect();
+    for (p, ch) in [
+        ("fsm:FSM", ["fsm_sex:FSM boys", "fsm_sex:FSM girls"]),
+        ("fsm:Not FSM", ["fsm_sex:Not FSM boys", "fsm_sex:Not FSM girls"]),
+        ("sex:Boys", ["fsm_sex:FSM boys", "fsm_sex:Not FSM boys"]),
+        ("sex:Girls", ["fsm_sex:FSM girls", "fsm_sex:Not FSM girls"]),
+    ] {
+        let children: Vec<usize> = ch.iter().filter_map(|c| at(c)).collect();
+        if let (Some(parent), false) = (at(p), children.is_empty()) {
+            groups.push(startwell::disclosure::Group { parent, children });
+        }
+    }
+    groups
+}
+
+/// Solve two publications together (the linear attacker over both versions'
+/// cells; a cell with the same counts in both is one unknown): what it recovers.
+fn attack_two(before: &Table, after: &Table) -> Vec<String> {
+    use startwell::disclosure::{Cell, Previous, recoverable_across};
+    fn cells_of(t: &Table) -> (Vec<&String>, Vec<Cell>) {
+        t.iter()
+            .map(|(k, (x, n, s))| {
+                (
+                    k,
+                    Cell {
+                        numerator: *x,
+                        denominator: *n,
+                        suppressed: *s,
+                    },
+                )
+            })
+            .unzip()
+    }
+    let (old_keys, old_cells) = cells_of(before);
+    let (new_keys, new_cells) = cells_of(after);
+    let prev = Previous {
+        groups: relations(&old_keys),
+        cells: old_cells,
+        same_key: new_keys
+            .iter()
+            .map(|k| old_keys.iter().position(|o| o == k))
+            .collect(),
+    };
+    let groups = relations(&new_keys);
+    let mut names: Vec<String> = new_keys.iter().map(|k| format!("now {k}")).collect();
+    names.extend(old_keys.iter().map(|k| format!("before {k}")));
+    recoverable_across(&new_cells, &groups, &prev)
+        .into_iter()
+        .map(|i| names.get(i).cloned().unwrap_or_else(|| format!("cell {i}")))
+        .collect()
+}
+
+async fn disclosure_state(tp: &TestProject, run_id: &str) -> startwell::indicators::protect::Publication {
+    let bytes = tp
+        .storage()
+        .get(&format!("state/disclosure/{run_id}.json"))
+        .await
+        .unwrap()
+        .expect("each publication keeps its disclosure state");
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Every published row but its run id, as text, sorted.
+fn published_without_run_id(out: &std::path::Path) -> Vec<String> {
+    let (_, rows) = read_parquet(&out.join("scorecard.parquet"));
+    let mut lines: Vec<String> = rows
+        .into_iter()
+        .map(|mut r| {
+            r.remove("run_id");
+            format!("{r:?}")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publications_are_deterministic_and_safe_together() {
+    let tp = TestProject::new();
+    tp.generate(200, 4);
+    // Hold back the corrected re-delivery: it arrives after the first publications.
+    let eyfsp = tp.landing().join("eyfsp");
+    let corrected = std::fs::read_dir(&eyfsp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("corrected"))
+        .expect("the generator writes a corrected re-delivery");
+    let held = tp.path().join("held.csv");
+    std::fs::rename(&corrected, &held).unwrap();
+    let out = tp.path().join("data/outputs");
+
+    let first = tp.run(RunOptions::default()).await.unwrap();
+    let first_rows = published_without_run_id(&out);
+    let second = tp.run(RunOptions::default()).await.unwrap();
+    assert_eq!(
+        first_rows,
+        published_without_run_id(&out),
+        "the same lake published twice must give the same rows"
+    );
+    let (a, b) = (
+        disclosure_state(&tp, &first.run_id).await,
+        disclosure_state(&tp, &second.run_id).await,
+    );
+    assert_eq!(a.cells, b.cells);
+
+    std::fs::rename(&held, &corrected).unwrap();
+    let third = tp.run(RunOptions::default()).await.unwrap();
+    let c = disclosure_state(&tp, &third.run_id).await;
+    assert_ne!(b.cells, c.cells, "the correction changed some counts");
+
+    // The state says what was published: its suppressed cells are the published `c` cells.
+    let (_, rows) = read_parquet(&out.join("scorecard.parquet"));
+    let published_c = rows
+        .iter()
+        .filter(|r| {
+            let t = text(r, "area_type");
+            (t == "ward" || (t == "local_authority" && text(r, "area_code") == "E08000999"))
+                && text(r, "unit") != "percentage_points"
+                && text(r, "status_symbol") == "c"
+        })
+        .count();
+    assert_eq!(published_c, c.cells.iter().filter(|c| c.suppressed).count());
+
+    // An attacker holding both publications recovers nothing.
+    let (before, after) = (tables_of(&b), tables_of(&c));
+    let mut changed_tables = 0;
+    let mut hidden = 0;
+    for (key, now) in &after {
+        let then = before.get(key).cloned().unwrap_or_default();
+        if then != *now {
+            changed_tables += 1;
+        }
+        hidden += now.values().filter(|c| c.2).count();
+        let recovered = attack_two(&then, now);
+        assert!(recovered.is_empty(), "{key:?}: recovered {recovered:?}");
+    }
+    assert!(
+        changed_tables > 0 && hidden > 0,
+        "the test data has changed tables and hidden cells to attack"
+    );
+}
