@@ -63,6 +63,8 @@ pub struct RunRecord {
     /// Rows published in the scorecard, and the time computing and publishing took.
     pub scorecard_rows: usize,
     pub scorecard_seconds: f64,
+    /// Why some published rows are `x` (e.g. cohorts the extracts did not see whole).
+    pub scorecard_notes: Vec<String>,
     #[serde(skip)]
     pub scorecard: Vec<crate::indicators::Row>,
     /// Landing files no source reads (`landing/<source>/<file>`): not matching the
@@ -117,6 +119,7 @@ pub async fn run_with_record(
         sources: Vec::new(),
         files: Vec::new(),
         scorecard_rows: 0,
+        scorecard_notes: Vec::new(),
         scorecard_seconds: 0.0,
         scorecard: Vec::new(),
         not_recognised: Vec::new(),
@@ -493,7 +496,7 @@ async fn run_inner(
     }
 
     let started = std::time::Instant::now();
-    let rows = tokio::select! {
+    let card = tokio::select! {
         r = crate::indicators::build_scorecard(project, storage, &rec.run_id)
             .instrument(info_span!("scorecard")) => r?,
         reason = stop.requested_then(project.ops.shutdown_grace) => {
@@ -502,7 +505,9 @@ async fn run_inner(
         }
     };
     rec.scorecard_seconds = started.elapsed().as_secs_f64();
+    let rows = card.rows;
     rec.scorecard_rows = rows.len();
+    rec.scorecard_notes = card.notes;
     info!(
         rows = rows.len(),
         seconds = format!("{:.2}", rec.scorecard_seconds),
@@ -576,6 +581,9 @@ pub fn summary(rec: &RunRecord) -> String {
             "scorecard: {} rows computed and published in {:.1}s\n",
             rec.scorecard_rows, rec.scorecard_seconds
         ));
+        for n in &rec.scorecard_notes {
+            out.push_str(&format!("  note: {n}\n"));
+        }
     }
     out
 }

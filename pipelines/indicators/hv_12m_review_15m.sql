@@ -7,7 +7,10 @@ WITH done AS (
   WHERE c.contact_type = 'review_12_month'
   GROUP BY c.nhs_key
 )
-SELECT fy_quarter(add_months(k.dob, 15)) AS period, k.sex, k.ethnic_group, k.imd_quintile, k.ward_code, k.ward_name,
+SELECT fy_quarter(add_months(k.dob, 15)) AS period, a.sex, a.ethnic_group, a.imd_quintile, a.ward_code, a.ward_name,
        COALESCE(d.ok, 0) AS numerator, 1 AS denominator
-FROM hv_children k LEFT JOIN done d ON d.nhs_key = k.nhs_key
+FROM hv_children k
+JOIN hv_child_attributes a
+  ON a.nhs_key = k.nhs_key AND add_months(k.dob, 15) >= a.valid_from AND add_months(k.dob, 15) < a.valid_to
+LEFT JOIN done d ON d.nhs_key = k.nhs_key
 WHERE fy_quarter(add_months(k.dob, 15)) IN (SELECT period FROM hv_quarters)

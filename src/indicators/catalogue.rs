@@ -179,6 +179,11 @@ pub struct Indicator {
     /// Periods before this one belong to an earlier, incomparable series.
     #[serde(default)]
     pub series_start: Option<String>,
+    /// An age cohort known only from the contacts in an extract: a period is
+    /// published only when the extracts cover every child in it from birth to
+    /// the age (see `cohort.rs`).
+    #[serde(default)]
+    pub cohort: Option<super::cohort::CohortSpec>,
     pub definition: String,
 }
 
@@ -239,6 +244,9 @@ pub fn load(dir: &Path, issues: &mut Vec<ConfigIssue>) -> Vec<Indicator> {
                 push(format!("indicator `{}`: [gap] needs kind = \"gap\"", ind.id))
             }
             _ => {}
+        }
+        if let Some(problem) = ind.cohort.as_ref().and_then(|c| c.problem()) {
+            push(format!("indicator `{}`: {problem}", ind.id));
         }
         if ind.breakdowns.contains(&Breakdown::Group) && ind.group_name.is_none() {
             push(format!(

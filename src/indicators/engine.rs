@@ -11,6 +11,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 
 use super::catalogue::{Breakdown, Indicator, Kind};
+use super::cohort;
 use super::periods;
 use super::protect::{self, GapSource, Publication};
 use crate::disclosure::Policy;
@@ -495,6 +496,8 @@ pub fn compare_and_trend(rows: &mut [Row], catalogue: &[Indicator]) {
 pub struct Scorecard {
     pub rows: Vec<Row>,
     pub disclosure: Publication,
+    /// Why some rows are not available (e.g. cohorts the extracts did not see whole).
+    pub notes: Vec<String>,
 }
 
 /// Compute every indicator of `catalogue` over the tables registered in `ctx`,
@@ -511,6 +514,8 @@ pub async fn compute(
     register_views(ctx, sql_dir, council).await?;
     let mut rows: Vec<Row> = Vec::new();
     let mut gap_sources = HashMap::new();
+    let mut coverage: HashMap<String, cohort::Coverage> = HashMap::new();
+    let mut notes: Vec<String> = Vec::new();
     let progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let pb = indicatif::ProgressBar::new(catalogue.len() as u64);
         pb.set_style(
@@ -528,7 +533,21 @@ pub async fn compute(
         let base = std::fs::read_to_string(&path).map_err(|e| Error::config(&path, e.to_string()))?;
         let sql = aggregate_sql(ind, render(&base, council).trim().trim_end_matches(';'), council);
         let batches = run_sql(ctx, &sql, &path).await?;
-        rows.extend(rows_from(ind, &batches, false)?);
+        let mut own = rows_from(ind, &batches, false)?;
+        if let Some(spec) = &ind.cohort {
+            if !coverage.contains_key(&spec.table) {
+                let c = table_coverage(ctx, &spec.table, &path).await?;
+                coverage.insert(spec.table.clone(), c);
+            }
+            notes.extend(cohort::mask_unobservable(
+                &mut own,
+                &ind.id,
+                spec,
+                &coverage[&spec.table],
+                council,
+            ));
+        }
+        rows.extend(own);
         if let Some(b) = &ind.benchmark_sql {
             let bpath = sql_dir.join(b);
             let bsql = std::fs::read_to_string(&bpath).map_err(|e| Error::config(&bpath, e.to_string()))?;
@@ -574,7 +593,14 @@ pub async fn compute(
                 &b.breakdown_value,
             ))
     });
-    Ok(Scorecard { rows, disclosure })
+    for n in &notes {
+        tracing::info!("{n}");
+    }
+    Ok(Scorecard {
+        rows,
+        disclosure,
+        notes,
+    })
 }
 
 /// Register `views/<name>.sql` as view `<name>` (shared building blocks, e.g. a
@@ -601,6 +627,26 @@ pub async fn register_views(ctx: &SessionContext, sql_dir: &Path, council: &Coun
             .map_err(|e| Error::config(&f, format!("view does not plan: {e}")))?;
     }
     Ok(())
+}
+
+/// The periods delivered into `table`, as days covered.
+async fn table_coverage(ctx: &SessionContext, table: &str, file: &Path) -> Result<cohort::Coverage> {
+    let batches = run_sql(
+        ctx,
+        &format!("SELECT DISTINCT CAST(period AS VARCHAR) AS period FROM {table}"),
+        file,
+    )
+    .await?;
+    let mut keys = Vec::new();
+    for b in &batches {
+        let p = col_str(b, "period")?;
+        keys.extend(
+            (0..p.len())
+                .filter(|i| p.is_valid(*i))
+                .map(|i| p.value(i).to_string()),
+        );
+    }
+    Ok(cohort::Coverage::from_periods(keys.iter().map(String::as_str)))
 }
 
 async fn run_sql(ctx: &SessionContext, sql: &str, file: &Path) -> Result<Vec<RecordBatch>> {
@@ -636,6 +682,7 @@ mod tests {
             gap: None,
             benchmark_sql: None,
             series_start: None,
+            cohort: None,
             definition: String::new(),
         }
     }

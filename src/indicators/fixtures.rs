@@ -17,6 +17,8 @@
 //! denominator = 1
 //! value = 100.0              # compared to 1 decimal place
 //! status_symbol = "c"        # or "" for none
+//! area_name = "Ward name"     # optional
+//! upper_95 = 100.0            # optional; limits are compared exactly
 //! ```
 
 use std::collections::BTreeMap;
@@ -83,6 +85,14 @@ pub struct Expect {
     pub value: Option<f64>,
     #[serde(default)]
     pub status_symbol: Option<String>,
+    /// The area's name (e.g. a ward's, which must be its code's own name).
+    #[serde(default)]
+    pub area_name: Option<String>,
+    /// 95% limits, compared exactly (`upper_95 = 100.0` when every child counts).
+    #[serde(default)]
+    pub lower_95: Option<f64>,
+    #[serde(default)]
+    pub upper_95: Option<f64>,
     #[serde(default)]
     pub comparison: Option<String>,
     #[serde(default)]
@@ -302,6 +312,21 @@ fn check(e: &Expect, rows: &[Row], council_code: &str) -> Option<String> {
         let got = r.status_symbol.clone().unwrap_or_default();
         if &got != s {
             diffs.push(format!("status_symbol `{got}` (expected `{s}`)"));
+        }
+    }
+    if let Some(a) = &e.area_name
+        && &r.area_name != a
+    {
+        diffs.push(format!("area_name `{}` (expected `{a}`)", r.area_name));
+    }
+    for (name, want, got) in [
+        ("lower_95", e.lower_95, r.lower_95),
+        ("upper_95", e.upper_95, r.upper_95),
+    ] {
+        if let Some(w) = want
+            && got != Some(w)
+        {
+            diffs.push(format!("{name} {got:?} (expected exactly {w:?})"));
         }
     }
     if let Some(c) = &e.comparison

@@ -2,6 +2,7 @@
 //! that computes them with the public-health statistics, and publishing.
 
 pub mod catalogue;
+pub mod cohort;
 pub mod engine;
 pub mod fixtures;
 pub mod periods;
@@ -80,8 +81,12 @@ pub async fn lake_session(project: &Project, storage: &Storage) -> Result<Sessio
     Ok(ctx)
 }
 
-/// Compute and publish the scorecard; returns its rows.
-pub async fn build_scorecard(project: &Project, storage: &Storage, run_id: &str) -> Result<Vec<Row>> {
+/// Compute and publish the scorecard; returns its rows and notes.
+pub async fn build_scorecard(
+    project: &Project,
+    storage: &Storage,
+    run_id: &str,
+) -> Result<engine::Scorecard> {
     let mut issues: Vec<ConfigIssue> = Vec::new();
     let d = dir(&project.dir);
     let catalogue = catalogue::load(&d, &mut issues);
@@ -106,7 +111,7 @@ pub async fn build_scorecard(project: &Project, storage: &Storage, run_id: &str)
     // publication without its state.
     protect::save(storage, &card.disclosure).await?;
     publish::publish(storage, &card.rows, run_id).await?;
-    Ok(card.rows)
+    Ok(card)
 }
 
 /// Plan every indicator's SQL against empty tables of the curated schemas, so
