@@ -548,6 +548,12 @@ impl<'a> Checker<'a> {
             });
         }
 
+        // A rule does not apply to rows matching its `unless` condition.
+        let exempt = |unless: &Option<(usize, std::collections::HashSet<String>)>| {
+            unless
+                .as_ref()
+                .is_some_and(|(c, vals)| matches!(&slots[*c], Value::Str(s) if vals.contains(s)))
+        };
         for r in &plan.rules {
             match r {
                 RulePlan::NotBefore {
@@ -555,12 +561,9 @@ impl<'a> Checker<'a> {
                     other,
                     unless,
                 } => {
-                    let exempt = unless
-                        .as_ref()
-                        .is_some_and(|(c, vals)| matches!(&slots[*c], Value::Str(s) if vals.contains(s)));
                     if let (Value::Date(a), Value::Date(b)) = (&slots[*column], &slots[*other])
                         && a < b
-                        && !exempt
+                        && !exempt(unless)
                     {
                         reasons.push(Reason {
                             column: plan.columns[*column].name.clone(),
@@ -575,12 +578,9 @@ impl<'a> Checker<'a> {
                     max_days,
                     unless,
                 } => {
-                    let exempt = unless
-                        .as_ref()
-                        .is_some_and(|(c, vals)| matches!(&slots[*c], Value::Str(s) if vals.contains(s)));
                     if let (Value::Date(a), Value::Date(b)) = (&slots[*column], &slots[*of])
                         && (*a - *b).num_days() > *max_days
-                        && !exempt
+                        && !exempt(unless)
                     {
                         reasons.push(Reason {
                             column: plan.columns[*column].name.clone(),

@@ -127,12 +127,7 @@ pub fn mask_unobservable(
         if !hidden.iter().any(|(_, p)| *p == r.period) {
             hidden.push((r.period_start, r.period.clone()));
         }
-        r.numerator = None;
-        r.denominator = None;
-        r.value = None;
-        (r.lower_95, r.upper_95, r.lower_998, r.upper_998) = (None, None, None, None);
-        r.numerator_sq = None;
-        r.status_symbol = Some("x".into());
+        r.withhold("x");
     }
     if hidden.is_empty() {
         return None;

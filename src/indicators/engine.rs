@@ -61,6 +61,18 @@ pub struct Row {
     pub numerator_sq: Option<f64>,
 }
 
+impl Row {
+    /// Publish no figure for this row, only `symbol` (`c` suppressed, `x` not available).
+    pub fn withhold(&mut self, symbol: &str) {
+        self.numerator = None;
+        self.denominator = None;
+        self.value = None;
+        (self.lower_95, self.upper_95, self.lower_998, self.upper_998) = (None, None, None, None);
+        self.numerator_sq = None;
+        self.status_symbol = Some(symbol.to_string());
+    }
+}
+
 /// Column `name` of a result, cast to `ty` and downcast to its array type.
 fn col<A: Array + Clone + 'static>(b: &RecordBatch, name: &str, ty: DataType) -> Result<A> {
     let c = b
@@ -150,8 +162,16 @@ pub fn aggregate_sql(ind: &Indicator, base: &str, council: &Council) -> String {
     format!("WITH base AS ({base}) {}", parts.join(" UNION ALL "))
 }
 
-/// Rows of a result with the standard columns (area, breakdown, counts).
-fn rows_from(ind: &Indicator, batches: &[RecordBatch], with_symbol: bool) -> Result<Vec<Row>> {
+/// Rows of a result with the standard columns (area, breakdown, counts). A row
+/// that cannot be published (a period that is not one, impossible counts) is
+/// skipped or made `x`, logged, and counted in `notes`.
+fn rows_from(
+    ind: &Indicator,
+    batches: &[RecordBatch],
+    with_symbol: bool,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Row>> {
+    let (mut skipped, mut unusable) = (0u64, 0u64);
     let mut out = Vec::new();
     for b in batches {
         let period = col_str(b, "period")?;
@@ -191,6 +211,7 @@ fn rows_from(ind: &Indicator, batches: &[RecordBatch], with_symbol: bool) -> Res
                     "scorecard row skipped: period `{key}` is not a {:?} period (check the source's files)",
                     ind.period_type
                 );
+                skipped += 1;
                 continue;
             };
             let mut row = Row {
@@ -238,14 +259,18 @@ fn rows_from(ind: &Indicator, batches: &[RecordBatch], with_symbol: bool) -> Res
                     area = %row.area_code,
                     "scorecard value not available: {e}"
                 );
-                row.numerator = None;
-                row.denominator = None;
-                row.value = None;
-                (row.lower_95, row.upper_95, row.lower_998, row.upper_998) = (None, None, None, None);
-                row.status_symbol = Some("x".into());
+                row.withhold("x");
+                unusable += 1;
             }
             out.push(row);
         }
+    }
+    if skipped + unusable > 0 {
+        notes.push(format!(
+            "{}: {skipped} row(s) skipped (a period that is not a {:?} period) and {unusable} published as x \
+             (impossible counts); the log names each, check the source files they came from",
+            ind.id, ind.period_type
+        ));
     }
     Ok(out)
 }
@@ -533,7 +558,7 @@ pub async fn compute(
         let base = std::fs::read_to_string(&path).map_err(|e| Error::config(&path, e.to_string()))?;
         let sql = aggregate_sql(ind, render(&base, council).trim().trim_end_matches(';'), council);
         let batches = run_sql(ctx, &sql, &path).await?;
-        let mut own = rows_from(ind, &batches, false)?;
+        let mut own = rows_from(ind, &batches, false, &mut notes)?;
         if let Some(spec) = &ind.cohort {
             if !coverage.contains_key(&spec.table) {
                 let c = table_coverage(ctx, &spec.table, &path).await?;
@@ -552,7 +577,7 @@ pub async fn compute(
             let bpath = sql_dir.join(b);
             let bsql = std::fs::read_to_string(&bpath).map_err(|e| Error::config(&bpath, e.to_string()))?;
             let batches = run_sql(ctx, render(&bsql, council).trim().trim_end_matches(';'), &bpath).await?;
-            rows.extend(rows_from(ind, &batches, true)?);
+            rows.extend(rows_from(ind, &batches, true, &mut notes)?);
         }
     }
     for ind in catalogue.iter().filter(|i| i.kind == Kind::Gap) {
@@ -718,7 +743,10 @@ mod tests {
             ],
         )
         .unwrap();
-        let rows = rows_from(&indicator(), &[batch], false).unwrap();
+        let mut notes = Vec::new();
+        let rows = rows_from(&indicator(), &[batch], false, &mut notes).unwrap();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("1 row(s) skipped") && notes[0].contains("1 published as x"));
         let got: Vec<(&str, Option<f64>, Option<&str>)> = rows
             .iter()
             .map(|r| (r.period.as_str(), r.value, r.status_symbol.as_deref()))

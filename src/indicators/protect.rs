@@ -249,7 +249,7 @@ pub fn apply(
         }
         for ((k, c), place) in cells.iter().enumerate().zip(places) {
             if c.suppressed {
-                suppress_row(&mut rows[idx[k]], &policy.symbol);
+                rows[idx[k]].withhold(&policy.symbol);
             }
             state.cells.push(CellState {
                 indicator_id: indicator.clone(),
@@ -300,19 +300,10 @@ fn suppress_gaps(
                 ))
             };
             if hit(&g.minuend) || hit(&g.subtrahend) {
-                suppress_row(r, &policy.symbol);
+                r.withhold(&policy.symbol);
             }
         }
     }
-}
-
-fn suppress_row(r: &mut Row, symbol: &str) {
-    r.numerator = None;
-    r.denominator = None;
-    r.value = None;
-    (r.lower_95, r.upper_95, r.lower_998, r.upper_998) = (None, None, None, None);
-    r.numerator_sq = None;
-    r.status_symbol = Some(symbol.to_string());
 }
 
 #[cfg(test)]
