@@ -56,6 +56,9 @@ pub enum Command {
         /// Ingest only: do not rebuild and publish the scorecard.
         #[arg(long)]
         no_scorecard: bool,
+        /// Recompute the scorecard even when nothing it is computed from has changed.
+        #[arg(long, conflicts_with = "no_scorecard")]
+        force_scorecard: bool,
     },
     /// Write synthetic partner extracts (one folder per source, as the landing zone expects).
     Generate {
@@ -193,6 +196,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             source,
             full_refresh,
             no_scorecard,
+            force_scorecard,
         } => {
             let project = load_project(&project_dir)?;
             let key = PseudoKey::from_env()?;
@@ -203,6 +207,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 source,
                 full_refresh,
                 no_scorecard,
+                force_scorecard,
                 shutdown,
                 trigger: Some("cli".into()),
             };
@@ -291,6 +296,8 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let opts = RunOptions {
                 shutdown,
                 trigger: Some("demo".into()),
+                // The demo always shows a freshly computed scorecard.
+                force_scorecard: true,
                 ..RunOptions::default()
             };
             let rec = run_with_retries(&project, &storage, PseudoKey::demo(), &opts).await?;

@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub full_refresh: bool,
     /// Ingest only: leave the scorecard as it is.
     pub no_scorecard: bool,
+    /// Recompute the scorecard even when nothing it is computed from changed.
+    pub force_scorecard: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -65,6 +67,10 @@ pub struct RunRecord {
     pub scorecard_seconds: f64,
     /// Why some published rows are `x` (e.g. cohorts the extracts did not see whole).
     pub scorecard_notes: Vec<String>,
+    /// Nothing the scorecard is computed from changed since this run's scorecard
+    /// (lake tables, indicator SQL and catalogue, settings, the program): it was
+    /// not recomputed.
+    pub no_changes_since: Option<String>,
     #[serde(skip)]
     pub scorecard: Vec<crate::indicators::Row>,
     /// Landing files no source reads (`landing/<source>/<file>`): not matching the
@@ -120,6 +126,7 @@ pub async fn run_with_record(
         files: Vec::new(),
         scorecard_rows: 0,
         scorecard_notes: Vec::new(),
+        no_changes_since: None,
         scorecard_seconds: 0.0,
         scorecard: Vec::new(),
         not_recognised: Vec::new(),
@@ -496,6 +503,14 @@ async fn run_inner(
     }
 
     let started = std::time::Instant::now();
+    let fingerprint = crate::indicators::fingerprint(project, storage).await?;
+    if !opts.force_scorecard
+        && let Some(since) = crate::indicators::unchanged_since(storage, &fingerprint).await?
+    {
+        info!(since = %since, "no changes since run {since}: the published scorecard stands");
+        rec.no_changes_since = Some(since);
+        return Ok(());
+    }
     let card = tokio::select! {
         r = crate::indicators::build_scorecard(project, storage, &rec.run_id)
             .instrument(info_span!("scorecard")) => r?,
@@ -504,6 +519,7 @@ async fn run_inner(
             return Err(Error::Interrupted(reason));
         }
     };
+    crate::indicators::record_fingerprint(storage, &fingerprint, &rec.run_id).await?;
     rec.scorecard_seconds = started.elapsed().as_secs_f64();
     let rows = card.rows;
     rec.scorecard_rows = rows.len();
@@ -568,6 +584,11 @@ pub fn summary(rec: &RunRecord) -> String {
         out.push_str(&format!(
             "{:<34} {:>5} {:>7} {:>11} {:>11} {:>9} {:>8.1}\n",
             s.source, s.files, s.refused, s.rows_read, s.rows_accepted, s.rows_rejected, s.seconds
+        ));
+    }
+    if let Some(since) = &rec.no_changes_since {
+        out.push_str(&format!(
+            "no changes since run {since}: the scorecard was not recomputed (`run --force-scorecard` recomputes it)\n"
         ));
     }
     if !rec.not_recognised.is_empty() {

@@ -307,6 +307,15 @@ impl Storage {
             })
     }
 
+    /// Whether an object is at `rel` (without reading it).
+    pub async fn exists(&self, rel: &str) -> Result<bool> {
+        match self.store.head(&self.path(rel)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(Error::storage(self.display(rel), e)),
+        }
+    }
+
     pub async fn get(&self, rel: &str) -> Result<Option<Bytes>> {
         match self.store.get(&self.path(rel)).await {
             Ok(g) => Ok(Some(

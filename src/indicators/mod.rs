@@ -58,16 +58,21 @@ pub fn dir(project: &Path) -> PathBuf {
     project.join("pipelines").join("indicators")
 }
 
+/// Every lake table the indicators read: the curated and reference tables.
+fn lake_tables(project: &Project) -> Vec<String> {
+    let mut tables: Vec<String> = project.plan.sources.iter().map(|s| s.table.clone()).collect();
+    tables.extend(REF_TABLES.iter().map(|(t, _)| t.to_string()));
+    tables.sort();
+    tables.dedup();
+    tables
+}
+
 /// A DataFusion session with every curated and reference table of the lake
 /// registered under its table name, and the startwell functions.
 pub async fn lake_session(project: &Project, storage: &Storage) -> Result<SessionContext> {
     let ctx = SessionContext::new();
     udf::register(&ctx);
-    let mut tables: Vec<String> = project.plan.sources.iter().map(|s| s.table.clone()).collect();
-    tables.extend(REF_TABLES.iter().map(|(t, _)| t.to_string()));
-    tables.sort();
-    tables.dedup();
-    for name in tables {
+    for name in lake_tables(project) {
         let t = storage.table(&name).await?;
         if t.version().is_some() {
             t.update_datafusion_session(&ctx.state())?;
@@ -234,4 +239,90 @@ pub fn headline(rows: &[Row], council: &Council) -> String {
         ));
     }
     out
+}
+
+/// Where the fingerprint of the last computed scorecard is kept.
+const FINGERPRINT: &str = "state/scorecard/fingerprint.json";
+
+/// A digest of everything the scorecard is computed from: the version of every
+/// lake table it reads, every file under `pipelines/indicators/` (catalogue, SQL,
+/// views), the council and disclosure settings, and this program (version, size
+/// and build time of the executable). Equal fingerprints give equal scorecards.
+pub async fn fingerprint(project: &Project, storage: &Storage) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut field = |label: &str, value: &[u8]| {
+        h.update(label.as_bytes());
+        h.update((value.len() as u64).to_le_bytes());
+        h.update(value);
+    };
+    field("program", env!("CARGO_PKG_VERSION").as_bytes());
+    if let Ok(meta) = std::env::current_exe().and_then(std::fs::metadata) {
+        let built = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        field("executable", format!("{} {built}", meta.len()).as_bytes());
+    }
+    field("council", format!("{:?}", council(project)).as_bytes());
+    field("disclosure", format!("{:?}", project.disclosure).as_bytes());
+    let mut files = Vec::new();
+    let mut stack = vec![dir(&project.dir)];
+    while let Some(d) = stack.pop() {
+        let rd = std::fs::read_dir(&d).map_err(|e| Error::config(&d, e.to_string()))?;
+        for e in rd {
+            let p = e.map_err(|e| Error::config(&d, e.to_string()))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    for f in files {
+        let bytes = std::fs::read(&f).map_err(|e| Error::config(&f, e.to_string()))?;
+        field(
+            &f.strip_prefix(&project.dir).unwrap_or(&f).to_string_lossy(),
+            &bytes,
+        );
+    }
+    for t in lake_tables(project) {
+        let version = storage.table(&t).await?.version();
+        field(&t, format!("{version:?}").as_bytes());
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Fingerprint {
+    fingerprint: String,
+    run_id: String,
+}
+
+/// The run whose scorecard was computed from exactly this fingerprint, when it
+/// is still the one published.
+pub async fn unchanged_since(storage: &Storage, fingerprint: &str) -> Result<Option<String>> {
+    let Some(bytes) = storage.get(FINGERPRINT).await? else {
+        return Ok(None);
+    };
+    let Ok(last) = serde_json::from_slice::<Fingerprint>(&bytes) else {
+        return Ok(None);
+    };
+    if last.fingerprint != fingerprint || !storage.exists("outputs/scorecard.parquet").await? {
+        return Ok(None);
+    }
+    Ok(Some(last.run_id))
+}
+
+/// Remember what the scorecard just published was computed from (after it is
+/// published: a run stopped before this recomputes, which is safe).
+pub async fn record_fingerprint(storage: &Storage, fingerprint: &str, run_id: &str) -> Result<()> {
+    let json = serde_json::to_vec(&Fingerprint {
+        fingerprint: fingerprint.to_string(),
+        run_id: run_id.to_string(),
+    })
+    .map_err(Error::internal)?;
+    storage.put(FINGERPRINT, json.into()).await
 }

@@ -385,6 +385,7 @@ impl Hooks for PipelineHooks {
             source,
             full_refresh,
             no_scorecard: false,
+            force_scorecard: false,
         };
         self.metrics.run_started();
         // What is in the landing zones now is settled by this run (arrivals during it are not).

@@ -222,7 +222,10 @@ pub fn render_runs(runs: &[serde_json::Value]) -> String {
         out.push_str(&format!(
             "{:<26} {:<12} {:<20} {:>8.1} {:>5} {:>7} {:>11}  {}\n",
             r["run_id"].as_str().unwrap_or("?"),
-            r["status"].as_str().unwrap_or("?"),
+            match (r["status"].as_str(), r["no_changes_since"].as_str()) {
+                (Some("succeeded"), Some(_)) => "no changes",
+                (s, _) => s.unwrap_or("?"),
+            },
             r["trigger"].as_str().unwrap_or("cli"),
             r["seconds"].as_f64().unwrap_or(0.0),
             sum("files"),

@@ -256,10 +256,14 @@ async fn the_published_scorecard_keeps_the_contract_and_hides_small_cells() {
     }
     assert!(suppressed > 0, "the test data has suppressed cells to attack");
 
-    // History: one Delta version per run; an earlier scorecard can be read back by version.
+    // History: one Delta version per computed scorecard; an earlier one can be read back by version.
     let storage = tp.storage();
     let before = storage.table("scorecard").await.unwrap().version().unwrap();
-    tp.run(RunOptions::default()).await.unwrap();
+    let forced = RunOptions {
+        force_scorecard: true,
+        ..RunOptions::default()
+    };
+    tp.run(forced).await.unwrap();
     let after = storage.table("scorecard").await.unwrap().version().unwrap();
     assert_eq!(after, before + 1);
     let url = storage.table_url("scorecard");
@@ -403,7 +407,13 @@ async fn publications_are_deterministic_and_safe_together() {
 
     let first = tp.run(RunOptions::default()).await.unwrap();
     let first_rows = published_without_run_id(&out);
-    let second = tp.run(RunOptions::default()).await.unwrap();
+    let second = tp
+        .run(RunOptions {
+            force_scorecard: true,
+            ..RunOptions::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(
         first_rows,
         published_without_run_id(&out),
@@ -450,4 +460,56 @@ async fn publications_are_deterministic_and_safe_together() {
         changed_tables > 0 && hidden > 0,
         "the test data has changed tables and hidden cells to attack"
     );
+}
+
+/// Nothing new, nothing recomputed: a run with no new file and no change to what
+/// the scorecard is computed from publishes nothing and says so; a changed
+/// indicator file, a new file or `--force-scorecard` recompute it.
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_new_means_nothing_recomputed() {
+    let tp = TestProject::new();
+    tp.generate(40, 1);
+    let storage = tp.storage();
+    let version = || async { storage.table("scorecard").await.unwrap().version().unwrap() };
+    let first = tp.run(RunOptions::default()).await.unwrap();
+    assert!(first.no_changes_since.is_none() && first.scorecard_rows > 0);
+    let v1 = version().await;
+
+    let again = tp.run(RunOptions::default()).await.unwrap();
+    assert_eq!(again.status, "succeeded");
+    assert_eq!(again.no_changes_since.as_deref(), Some(first.run_id.as_str()));
+    assert_eq!(again.scorecard_rows, 0);
+    assert_eq!(version().await, v1, "no new publication");
+    assert!(startwell::run::summary(&again).contains("no changes since run"));
+
+    // A change to an indicator's SQL (even a comment) is a change.
+    let sql = tp.path().join("pipelines/indicators/sr_gld.sql");
+    let text = std::fs::read_to_string(&sql).unwrap();
+    std::fs::write(&sql, format!("-- edited\n{text}")).unwrap();
+    let edited = tp.run(RunOptions::default()).await.unwrap();
+    assert!(edited.no_changes_since.is_none() && edited.scorecard_rows > 0);
+    assert_eq!(version().await, v1 + 1);
+
+    // A new file changes a table.
+    let dwp = tp.landing().join("dwp_2yo");
+    let any = std::fs::read_dir(&dwp).unwrap().next().unwrap().unwrap().path();
+    let mut bytes = std::fs::read(&any).unwrap();
+    bytes.extend_from_slice(b"\r\n"); // new bytes, the same rows, another term
+    std::fs::write(dwp.join("dwp_2yo_2030-autumn.csv"), bytes).unwrap();
+    let newfile = tp.run(RunOptions::default()).await.unwrap();
+    assert!(newfile.no_changes_since.is_none(), "{:?}", newfile.files);
+    assert_eq!(version().await, v1 + 2);
+
+    // Forced.
+    let forced = tp
+        .run(RunOptions {
+            force_scorecard: true,
+            ..RunOptions::default()
+        })
+        .await
+        .unwrap();
+    assert!(forced.no_changes_since.is_none());
+    assert_eq!(version().await, v1 + 3);
+    let quiet = tp.run(RunOptions::default()).await.unwrap();
+    assert_eq!(quiet.no_changes_since.as_deref(), Some(forced.run_id.as_str()));
 }
