@@ -556,8 +556,14 @@ pub async fn compute(
         progress.inc(1);
         let path = ind.sql_file(sql_dir).expect("non-gap indicators have SQL");
         let base = std::fs::read_to_string(&path).map_err(|e| Error::config(&path, e.to_string()))?;
-        let sql = aggregate_sql(ind, render(&base, council).trim().trim_end_matches(';'), council);
-        let batches = run_sql(ctx, &sql, &path).await?;
+        let batches = aggregate(
+            ctx,
+            ind,
+            render(&base, council).trim().trim_end_matches(';'),
+            council,
+            &path,
+        )
+        .await?;
         let mut own = rows_from(ind, &batches, false, &mut notes)?;
         if let Some(spec) = &ind.cohort {
             if !coverage.contains_key(&spec.table) {
@@ -652,6 +658,37 @@ pub async fn register_views(ctx: &SessionContext, sql_dir: &Path, council: &Coun
             .map_err(|e| Error::config(&f, format!("view does not plan: {e}")))?;
     }
     Ok(())
+}
+
+/// Name under which an indicator's child-level rows are registered while its
+/// breakdowns are aggregated.
+const BASE_TABLE: &str = "startwell_indicator_base";
+
+/// Run an indicator's child-level SQL once, keep its rows in memory, and
+/// aggregate them by every breakdown and ward. (As one query, the `UNION ALL`
+/// branches of [`aggregate_sql`] would each evaluate the child-level SQL again.)
+async fn aggregate(
+    ctx: &SessionContext,
+    ind: &Indicator,
+    base: &str,
+    council: &Council,
+    file: &Path,
+) -> Result<Vec<RecordBatch>> {
+    let df = ctx
+        .sql(base)
+        .await
+        .map_err(|e| Error::config(file, format!("SQL does not plan: {e}")))?;
+    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    let rows = df
+        .collect()
+        .await
+        .map_err(|e| Error::internal(format!("{}: {e}", file.display())))?;
+    let table = datafusion::datasource::MemTable::try_new(schema, vec![rows])?;
+    ctx.register_table(BASE_TABLE, std::sync::Arc::new(table))?;
+    let sql = aggregate_sql(ind, &format!("SELECT * FROM {BASE_TABLE}"), council);
+    let out = run_sql(ctx, &sql, file).await;
+    ctx.deregister_table(BASE_TABLE)?;
+    out
 }
 
 /// The periods delivered into `table`, as days covered.
