@@ -387,7 +387,12 @@ pub async fn upload_file(storage: &Storage, local: &Path, rel: &str) -> Result<(
 fn list_local(dir: &Path) -> std::io::Result<Vec<LandingFile>> {
     let mut out = Vec::new();
     let mut stack = vec![(dir.to_path_buf(), String::new())];
+    // Links are followed: a folder reached twice (a link cycle) is walked once.
+    let mut seen = std::collections::HashSet::new();
     while let Some((d, rel)) = stack.pop() {
+        if !seen.insert(std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone())) {
+            continue;
+        }
         let entries = match std::fs::read_dir(&d) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -403,8 +408,15 @@ fn list_local(dir: &Path) -> std::io::Result<Vec<LandingFile>> {
             } else {
                 format!("{rel}/{shown}")
             };
-            // Follow links as the store's own listing does.
-            let meta = std::fs::metadata(&path)?;
+            // Follow links as the store's own listing does; a link to nothing is skipped.
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    tracing::warn!(file = %path.display(), "landing entry is a link to nothing: skipped");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if meta.is_dir() {
                 stack.push((path, rel_name));
                 continue;
@@ -439,4 +451,36 @@ fn list_local(dir: &Path) -> std::io::Result<Vec<LandingFile>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_listing_survives_link_cycles_dangling_links_and_bad_names() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        std::fs::write(d.join("a.csv"), b"x").unwrap();
+        std::fs::write(d.join("sub/b.csv"), b"yy").unwrap();
+        std::fs::write(d.join(std::ffi::OsStr::from_bytes(b"c\xff.csv")), b"z").unwrap();
+        std::os::unix::fs::symlink(d, d.join("sub/loop")).unwrap();
+        std::os::unix::fs::symlink(d.join("missing.csv"), d.join("dangling.csv")).unwrap();
+        let mut got: Vec<(String, u64, bool)> = list_local(d)
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.relative, f.size, f.bad_name.is_some()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("a.csv".to_string(), 1, false),
+                ("c\u{fffd}.csv".to_string(), 1, true),
+                ("sub/b.csv".to_string(), 2, false),
+            ]
+        );
+    }
 }
