@@ -18,7 +18,7 @@ use crate::lake::{self, Replace};
 use crate::pseudo::PseudoKey;
 use crate::read;
 use crate::seeds::Seeds;
-use crate::storage::{LandingFile, Storage};
+use crate::storage::{LandingFile, LocalFile, Storage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -119,21 +119,18 @@ pub enum Refresh {
     LaterFile,
 }
 
-/// Ingest one file that the ledger does not know yet.
+/// Ingest one file that the ledger does not know yet: `local` is its readable
+/// copy and `sniffed` what [`read::sniff`] learnt of it (the caller has both).
 pub async fn ingest_file(
     ctx: &IngestContext,
     plan: Arc<SourcePlan>,
     lf: &LandingFile,
+    local: LocalFile,
+    sniffed: read::Sniff,
     refresh: Refresh,
 ) -> Result<FileReport> {
     let started = std::time::Instant::now();
     let display = format!("landing/{}/{}", plan.name, lf.relative);
-    let local = ctx.storage.local_copy(&lf.location).await?;
-    let local_path = local.path().to_path_buf();
-    let sniffed = tokio::task::spawn_blocking(move || read::sniff(&local_path))
-        .await
-        .map_err(Error::internal)?
-        .map_err(|e| Error::storage(display.clone(), e))?;
     let file_name = lf.relative.rsplit('/').next().unwrap_or(&lf.relative).to_string();
     let mut report = FileReport {
         source: plan.name.clone(),
@@ -298,7 +295,6 @@ pub async fn ingest_file(
             ));
         }
         if cut_short {
-            tracing::warn!("the file does not end with a line break: its last row may have been cut short");
             notes.push(CUT_SHORT.to_string());
         }
         report.message = notes.join("; ");

@@ -428,7 +428,7 @@ async fn run_inner(
                 // Finish within the grace period after a stop request, or abandon
                 // the file before its commit (dropping the ingest commits nothing).
                 tokio::select! {
-                    r = ingest::ingest_file(&ctx, plan.clone(), lf, refresh) => r.map(Some),
+                    r = ingest::ingest_file(&ctx, plan.clone(), lf, local, sniff, refresh) => r.map(Some),
                     reason = stop.requested_then(project.ops.shutdown_grace) => {
                         warn!("file abandoned uncommitted: the stop request's grace period ran out");
                         Err(Error::Interrupted(reason))

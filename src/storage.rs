@@ -433,12 +433,10 @@ fn list_local(dir: &Path) -> std::io::Result<Vec<LandingFile>> {
                 .modified()
                 .map(chrono::DateTime::<chrono::Utc>::from)
                 .unwrap_or_default();
-            let good = path.to_str().is_some() && !rel_name.contains('\u{fffd}');
-            let location = if good {
-                ObjPath::from_absolute_path(&path).ok()
-            } else {
-                None
-            };
+            // Not UTF-8 (here or in a folder above): no object path, refused by name.
+            let location = path
+                .to_str()
+                .and_then(|_| ObjPath::from_absolute_path(&path).ok());
             out.push(LandingFile {
                 relative: rel_name.clone(),
                 location: location

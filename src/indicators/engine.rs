@@ -534,7 +534,6 @@ pub async fn compute(
     council: &Council,
     policy: &Policy,
     previous: Option<&Publication>,
-    run_id: &str,
 ) -> Result<Scorecard> {
     register_views(ctx, sql_dir, council).await?;
     let mut rows: Vec<Row> = Vec::new();
@@ -604,7 +603,7 @@ pub async fn compute(
         );
     }
     progress.finish_and_clear();
-    let disclosure = protect::apply(&mut rows, policy, &gap_sources, council, previous, run_id);
+    let disclosure = protect::apply(&mut rows, policy, &gap_sources, council, previous);
     compare_and_trend(&mut rows, catalogue);
     rows.sort_by(|a, b| {
         (

@@ -400,7 +400,7 @@ pub async fn run_all(project: &Project) -> Result<Report> {
             symbol: project.disclosure.symbol.clone(),
         };
         let rows = match session(project, &fx, &file).await {
-            Ok(ctx) => engine::compute(&ctx, &selected, &sql_dir, &council, &policy, None, "fixture")
+            Ok(ctx) => engine::compute(&ctx, &selected, &sql_dir, &council, &policy, None)
                 .await
                 .map(|c| c.rows),
             Err(e) => Err(e),

@@ -102,18 +102,18 @@ pub async fn build_scorecard(
     let council = council(project);
     // Suppression holds against the latest publication too (see `protect`).
     let previous = protect::load_previous(storage).await?;
-    let card = engine::compute(
+    let mut card = engine::compute(
         &ctx,
         &catalogue,
         &d,
         &council,
         &project.disclosure,
         previous.as_ref(),
-        run_id,
     )
     .await?;
     // The state first: a crash before the commit leaves an unused file, never a
     // publication without its state.
+    card.disclosure.run_id = run_id.to_string();
     protect::save(storage, &card.disclosure).await?;
     publish::publish(storage, &card.rows, run_id).await?;
     Ok(card)

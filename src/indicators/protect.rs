@@ -169,14 +169,14 @@ fn relations(places: &[&Place]) -> Option<Vec<Group>> {
 /// Suppress small cells of the council's own rows (child-level data), per
 /// indicator and period, so nothing hidden can be recovered from this
 /// publication or from it together with `previous`; gaps built on a hidden cell
-/// are hidden too. Returns this publication's state.
+/// are hidden too. Returns this publication's state (its `run_id` for the
+/// caller to set).
 pub fn apply(
     rows: &mut [Row],
     policy: &Policy,
     gap_sources: &HashMap<String, GapSource>,
     council: &Council,
     previous: Option<&Publication>,
-    run_id: &str,
 ) -> Publication {
     let mut tables: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
@@ -194,10 +194,7 @@ pub fn apply(
             .or_default()
             .push(c);
     }
-    let mut state = Publication {
-        run_id: run_id.to_string(),
-        cells: Vec::new(),
-    };
+    let mut state = Publication::default();
     for ((indicator, period), mut idx) in tables {
         // A fixed order: the result must not depend on the order rows arrived in.
         idx.sort_by_cached_key(|i| Place::of(&rows[*i]));
@@ -378,13 +375,13 @@ mod tests {
     fn suppression_does_not_depend_on_row_order() {
         let policy = Policy::default();
         let mut sorted = rows();
-        let state = apply(&mut sorted, &policy, &HashMap::new(), &council(), None, "r1");
+        let state = apply(&mut sorted, &policy, &HashMap::new(), &council(), None);
         assert_eq!(hidden(&sorted), vec!["W1", "W4"]);
         for rotation in 1..5 {
             let mut shuffled = rows();
             shuffled.rotate_left(rotation);
             shuffled.swap(0, 3);
-            let again = apply(&mut shuffled, &policy, &HashMap::new(), &council(), None, "r1");
+            let again = apply(&mut shuffled, &policy, &HashMap::new(), &council(), None);
             assert_eq!(hidden(&shuffled), hidden(&sorted), "rotation {rotation}");
             assert_eq!(again, state);
         }
@@ -394,22 +391,15 @@ mod tests {
     fn the_previous_publication_keeps_its_complementary_cell() {
         let policy = Policy::default();
         let mut first = rows();
-        let state = apply(&mut first, &policy, &HashMap::new(), &council(), None, "r1");
+        let state = apply(&mut first, &policy, &HashMap::new(), &council(), None);
         // A correction: ward 4 grows past the threshold, ward 1 is unchanged.
         let mut second = rows();
         second[0] = row("local_authority", "E1", "all", "All", 100, 140);
         second[4] = row("ward", "W4", "all", "All", 10, 20);
         let mut alone = second.clone();
-        apply(&mut alone, &policy, &HashMap::new(), &council(), None, "r2");
+        apply(&mut alone, &policy, &HashMap::new(), &council(), None);
         assert!(hidden(&alone).is_empty());
-        apply(
-            &mut second,
-            &policy,
-            &HashMap::new(),
-            &council(),
-            Some(&state),
-            "r2",
-        );
+        apply(&mut second, &policy, &HashMap::new(), &council(), Some(&state));
         // Publishing W1 (30 of 40, as before) would give away the first W4 (93 − 90 of
         // 130 − 120): it stays hidden, and W4, hidden before, is preferred as its complement.
         assert_eq!(hidden(&second), vec!["W1", "W4"]);
