@@ -40,6 +40,8 @@ pub struct Project {
     pub disclosure: crate::disclosure::Policy,
     /// Lease, retries, shutdown, schedules, endpoint and alerts.
     pub ops: super::ops::Ops,
+    /// The scorecard engine's memory limit and scratch folder.
+    pub compute: super::Compute,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -335,6 +337,7 @@ pub fn load_project(dir: &Path) -> Result<Project> {
         plan: Plan { sources },
         seeds: Arc::new(seeds),
         ops: ops.expect("compiled when startwell.toml parsed"),
+        compute: raw.compute,
     })
 }
 

@@ -61,6 +61,40 @@ pub struct RawProject {
     /// Webhook alerts.
     #[serde(default)]
     pub alerts: ops::RawAlerts,
+    /// Memory and scratch space of the scorecard's query engine.
+    #[serde(default)]
+    pub compute: Compute,
+}
+
+/// `[compute]`: bounds on the scorecard's query engine.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Compute {
+    /// Memory the query engine may hold for sorts, aggregations and joins
+    /// (e.g. `"1 GiB"`, `"2 GiB"`); beyond it, sorts and aggregations spill to
+    /// `scratch_dir`, and a query that still cannot fit fails the run, naming
+    /// this setting. A national-size lake needs about 1 GiB.
+    #[serde(default = "default_memory_limit")]
+    pub memory_limit: bytesize::ByteSize,
+    /// Where the views computed once per run and any spill files are written
+    /// (a local folder, relative to the project; default: the system's temporary
+    /// folder). They hold pseudonymised keys, like the lake, and are removed
+    /// when the scorecard is done.
+    #[serde(default)]
+    pub scratch_dir: Option<String>,
+}
+
+impl Default for Compute {
+    fn default() -> Self {
+        Compute {
+            memory_limit: default_memory_limit(),
+            scratch_dir: None,
+        }
+    }
+}
+
+fn default_memory_limit() -> bytesize::ByteSize {
+    bytesize::ByteSize::gib(2)
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -10,14 +10,20 @@ use serde::Deserialize;
 use crate::error::ConfigIssue;
 use crate::stats::Polarity;
 
+/// The file as written: defaults per domain, indicators, and families (one
+/// template, a list of members), expanded by [`load`] into indicators.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawCatalogue {
-    #[serde(rename = "indicator")]
-    pub indicators: Vec<Indicator>,
+struct RawCatalogue {
+    #[serde(default)]
+    defaults: std::collections::BTreeMap<Domain, toml::Table>,
+    #[serde(default, rename = "indicator")]
+    indicators: Vec<toml::Table>,
+    #[serde(default, rename = "family")]
+    families: Vec<toml::Table>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Domain {
     SchoolReadiness,
@@ -168,9 +174,28 @@ pub struct Indicator {
     /// Name of the `group` breakdown's column, e.g. `2yo_takeup`.
     #[serde(default)]
     pub group_name: Option<String>,
-    /// SQL file under `pipelines/indicators/` (default `<id>.sql`; none for gaps).
+    /// SQL file under `pipelines/indicators/` (default `<id>.sql`; none for gaps
+    /// and for indicators counted `from` a view).
     #[serde(default)]
     pub sql: Option<String>,
+    /// Instead of a SQL file: the view or table whose rows (one per child or
+    /// event) this indicator counts. Indicators `from` the same relation are
+    /// computed together, in one pass over it.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// With `from`: what a row adds to the numerator (a SQL expression).
+    #[serde(default)]
+    pub numerator: Option<String>,
+    /// With `from`: what a row adds to the denominator (default `1`).
+    #[serde(default)]
+    pub denominator: Option<String>,
+    /// With `from`: only rows where this SQL condition holds are counted.
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// Values for `{{name}}` placeholders in the indicator's SQL file (so one
+    /// file can serve a family of indicators).
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub gap: Option<GapSpec>,
     /// SQL file yielding benchmark rows (England, region, comparators) from public files.
@@ -191,8 +216,16 @@ impl Indicator {
     pub fn sql_file(&self, dir: &Path) -> Option<PathBuf> {
         match self.kind {
             Kind::Gap => None,
+            _ if self.from.is_some() => None,
             _ => Some(dir.join(self.sql.clone().unwrap_or_else(|| format!("{}.sql", self.id)))),
         }
+    }
+
+    /// Its SQL file's text with its `params` substituted.
+    pub fn with_params(&self, sql: &str) -> String {
+        self.params
+            .iter()
+            .fold(sql.to_string(), |s, (k, v)| s.replace(&format!("{{{{{k}}}}}"), v))
     }
 }
 
@@ -212,15 +245,42 @@ pub fn load(dir: &Path, issues: &mut Vec<ConfigIssue>) -> Vec<Indicator> {
             return Vec::new();
         }
     };
-    let cat: RawCatalogue = match toml::from_str(&text) {
+    let raw: RawCatalogue = match toml::from_str(&text) {
         Ok(c) => c,
         Err(e) => {
             push(e.message().to_string());
             return Vec::new();
         }
     };
+    let mut entries: Vec<(String, toml::Table)> =
+        raw.indicators.into_iter().map(|t| (String::new(), t)).collect();
+    for (i, family) in raw.families.into_iter().enumerate() {
+        match expand_family(family) {
+            Ok(members) => entries.extend(members),
+            Err(m) => push(format!("family {}: {m}", i + 1)),
+        }
+    }
+    let mut indicators: Vec<Indicator> = Vec::new();
+    for (origin, mut t) in entries {
+        let domain = t.get("domain").and_then(|d| d.clone().try_into::<Domain>().ok());
+        let gap = t.get("kind").and_then(|k| k.as_str()) == Some("gap");
+        if let Some(defaults) = domain.and_then(|d| raw.defaults.get(&d)) {
+            for (k, v) in defaults {
+                // A gap has no breakdowns or series of its own.
+                if gap && (k == "breakdowns" || k == "series_start") {
+                    continue;
+                }
+                t.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        let id = t.get("id").and_then(|v| v.as_str()).unwrap_or("?").to_string();
+        match toml::Value::Table(t).try_into::<Indicator>() {
+            Ok(ind) => indicators.push(ind),
+            Err(e) => push(format!("indicator `{id}`{origin}: {}", e.message())),
+        }
+    }
     let mut seen = std::collections::HashSet::new();
-    for ind in &cat.indicators {
+    for ind in &indicators {
         if !seen.insert(ind.id.clone()) {
             push(format!("indicator `{}` is defined twice", ind.id));
         }
@@ -230,8 +290,7 @@ pub fn load(dir: &Path, issues: &mut Vec<ConfigIssue>) -> Vec<Indicator> {
                 ind.id
             )),
             (Kind::Gap, Some(g))
-                if !cat
-                    .indicators
+                if !indicators
                     .iter()
                     .any(|i| i.id == g.of && i.kind == Kind::Proportion) =>
             {
@@ -247,6 +306,27 @@ pub fn load(dir: &Path, issues: &mut Vec<ConfigIssue>) -> Vec<Indicator> {
         }
         if let Some(problem) = ind.cohort.as_ref().and_then(|c| c.problem()) {
             push(format!("indicator `{}`: {problem}", ind.id));
+        }
+        match (&ind.from, &ind.numerator) {
+            (Some(_), _) if ind.sql.is_some() => push(format!(
+                "indicator `{}`: give either `from` (a view to count) or `sql` (a file), not both",
+                ind.id
+            )),
+            (Some(_), None) => push(format!(
+                "indicator `{}`: `from` needs `numerator` (what a row adds to it)",
+                ind.id
+            )),
+            (Some(_), _) if ind.kind == Kind::Gap => push(format!(
+                "indicator `{}`: a gap is computed from another indicator, not `from` a view",
+                ind.id
+            )),
+            (None, _) if ind.numerator.is_some() || ind.denominator.is_some() || ind.filter.is_some() => {
+                push(format!(
+                    "indicator `{}`: `numerator`, `denominator` and `filter` go with `from`",
+                    ind.id
+                ))
+            }
+            _ => {}
         }
         if ind.breakdowns.contains(&Breakdown::Group) && ind.group_name.is_none() {
             push(format!(
@@ -268,5 +348,211 @@ pub fn load(dir: &Path, issues: &mut Vec<ConfigIssue>) -> Vec<Indicator> {
             }
         }
     }
-    cat.indicators
+    indicators
+}
+
+/// A family's indicators: its template with each member's values put in place
+/// of `{name}` in every text of the template (`{{…}}` is left for the SQL).
+fn expand_family(mut template: toml::Table) -> Result<Vec<(String, toml::Table)>, String> {
+    let members = match template.remove("members") {
+        Some(toml::Value::Array(m)) if !m.is_empty() => m,
+        _ => return Err("needs `members`, a list of tables of values like `{ goal = \"writing\" }`".into()),
+    };
+    let id = template
+        .get("id")
+        .and_then(|v| v.as_str())
+        .unwrap_or("?")
+        .to_string();
+    let mut keys: Option<Vec<String>> = None;
+    let mut out = Vec::new();
+    for (n, m) in members.iter().enumerate() {
+        let Some(m) = m.as_table() else {
+            return Err(format!("`{id}`: member {} is not a table", n + 1));
+        };
+        let values: Vec<(String, toml::Value)> = m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let names: Vec<String> = values.iter().map(|(k, _)| k.clone()).collect();
+        match &keys {
+            None => keys = Some(names),
+            Some(k) if *k != names => {
+                return Err(format!(
+                    "`{id}`: member {} has values {names:?}, the first member {k:?}: every member needs the same",
+                    n + 1
+                ));
+            }
+            _ => {}
+        }
+        let mut t = toml::Value::Table(template.clone());
+        fill(&mut t, &values);
+        let toml::Value::Table(t) = t else { unreachable!() };
+        if let Some(unfilled) = t.get("id").and_then(|v| v.as_str()).filter(|s| s.contains('{')) {
+            return Err(format!(
+                "`{id}`: member {} leaves id `{unfilled}` with a placeholder",
+                n + 1
+            ));
+        }
+        out.push((format!(" (family `{id}`, member {})", n + 1), t));
+    }
+    Ok(out)
+}
+
+/// Put member values in place of `{name}`: a text that is only `{name}` takes
+/// the value itself (a number, a table), a longer text takes it as text. `{{…}}`
+/// is an SQL parameter and stays.
+fn fill(v: &mut toml::Value, values: &[(String, toml::Value)]) {
+    match v {
+        toml::Value::String(s) => {
+            if let Some((_, x)) = values.iter().find(|(k, _)| *s == format!("{{{k}}}")) {
+                *v = x.clone();
+                return;
+            }
+            for (k, x) in values {
+                let x = match x {
+                    toml::Value::String(t) => t.clone(),
+                    other => other.to_string(),
+                };
+                let (double, single) = (format!("{{{{{k}}}}}"), format!("{{{k}}}"));
+                let parts: Vec<String> = s.split(&double).map(|p| p.replace(&single, &x)).collect();
+                *s = parts.join(&double);
+            }
+        }
+        toml::Value::Array(a) => a.iter_mut().for_each(|x| fill(x, values)),
+        toml::Value::Table(t) => t.iter_mut().for_each(|(_, x)| fill(x, values)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> (Vec<Indicator>, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("catalogue.toml"), text).unwrap();
+        std::fs::write(dir.path().join("t.sql"), "SELECT 1").unwrap();
+        let mut issues = Vec::new();
+        let inds = load(dir.path(), &mut issues);
+        (inds, issues.into_iter().map(|i| i.message).collect())
+    }
+
+    const FAMILY: &str = r#"
+[defaults.health_visiting]
+polarity = "higher_is_better"
+period_type = "financial_quarter"
+breakdowns = ["sex", "ward"]
+
+[[indicator]]
+id = "gap_of_a"
+name = "gap"
+domain = "health_visiting"
+kind = "gap"
+polarity = "lower_is_better"
+gap = { of = "hv_a", minuend = ["sex", "Boys"], subtrahend = ["sex", "Girls"] }
+definition = "d"
+
+[[family]]
+id = "hv_{x}"
+name = "Contact {label}"
+domain = "health_visiting"
+sql = "t.sql"
+params = { reached = "add_days(k.dob, {days})", keep = "{{la_code}} {x}" }
+cohort = "{cohort}"
+definition = "About {label}."
+
+[[family.members]]
+x = "a"
+label = "A"
+days = "30"
+cohort = { table = "hv_contacts", age_days = 30 }
+
+[[family.members]]
+x = "b"
+label = "B"
+days = "56"
+cohort = { table = "hv_contacts", age_days = 56 }
+"#;
+
+    /// A family expands into one indicator per member: `{name}` replaced in every
+    /// text (a text that is only `{name}` takes the member's value with its type),
+    /// `{{…}}` kept for the SQL, and the domain's defaults filled in (not for gaps).
+    #[test]
+    fn families_expand_and_defaults_fill_in() {
+        let (inds, issues) = load_text(FAMILY);
+        assert!(issues.is_empty(), "{issues:?}");
+        let ids: Vec<&str> = inds.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["gap_of_a", "hv_a", "hv_b"]);
+        let b = &inds[2];
+        assert_eq!(b.name, "Contact B");
+        assert_eq!(b.definition, "About B.");
+        assert_eq!(b.params["reached"], "add_days(k.dob, 56)");
+        assert_eq!(b.params["keep"], "{{la_code}} b");
+        assert_eq!(b.cohort.as_ref().unwrap().table, "hv_contacts");
+        assert_eq!(b.period_type, PeriodType::FinancialQuarter);
+        assert_eq!(b.breakdowns, [Breakdown::Sex, Breakdown::Ward]);
+        assert_eq!(
+            b.with_params("WHERE {{reached}} > 0"),
+            "WHERE add_days(k.dob, 56) > 0"
+        );
+        // The gap keeps its own polarity and takes no breakdowns.
+        assert_eq!(inds[0].polarity, Polarity::LowerIsBetter);
+        assert!(inds[0].breakdowns.is_empty());
+    }
+
+    #[test]
+    fn family_and_from_mistakes_are_reported() {
+        let bad_member = FAMILY.replace("x = \"b\"\n", "y = \"b\"\n");
+        let (_, issues) = load_text(&bad_member);
+        assert!(
+            issues.iter().any(|m| m.contains("every member needs the same")),
+            "{issues:?}"
+        );
+
+        let (_, issues) = load_text(
+            r#"
+[[indicator]]
+id = "a"
+name = "a"
+domain = "linked"
+polarity = "higher_is_better"
+period_type = "academic_year"
+from = "eyfsp_outcomes"
+definition = "d"
+
+[[indicator]]
+id = "b"
+name = "b"
+domain = "linked"
+polarity = "higher_is_better"
+period_type = "academic_year"
+from = "eyfsp_outcomes"
+sql = "t.sql"
+numerator = "gld"
+definition = "d"
+
+[[indicator]]
+id = "c"
+name = "c"
+domain = "linked"
+polarity = "higher_is_better"
+period_type = "academic_year"
+filter = "gld = 1"
+definition = "d"
+"#,
+        );
+        assert!(
+            issues.iter().any(|m| m.contains("`a`: `from` needs `numerator`")),
+            "{issues:?}"
+        );
+        assert!(
+            issues.iter().any(|m| m.contains("`b`: give either `from`")),
+            "{issues:?}"
+        );
+        assert!(
+            issues
+                .iter()
+                .any(|m| m.contains("`c`: `numerator`, `denominator` and `filter` go with `from`"))
+        );
+
+        let (_, issues) = load_text("[[family]]\nid = \"x_{a}\"\n");
+        assert!(issues.iter().any(|m| m.contains("needs `members`")), "{issues:?}");
+    }
 }

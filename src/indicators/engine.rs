@@ -3,7 +3,7 @@
 //! disclosure control and metadata. SQL says *what* is counted; this says how.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
@@ -122,44 +122,261 @@ fn comparator_list(council: &Council) -> String {
         .join(", ")
 }
 
-/// The aggregation the engine wraps around an indicator's SQL.
-pub fn aggregate_sql(ind: &Indicator, base: &str, council: &Council) -> String {
-    let sq = if ind.kind == Kind::Mean {
-        "CAST(SUM(numerator_sq) AS DOUBLE)"
-    } else {
-        "CAST(NULL AS DOUBLE)"
-    };
-    let la = format!(
-        "'local_authority' AS area_type, '{}' AS area_code, '{}' AS area_name",
-        council.code.replace('\'', "''"),
-        council.name.replace('\'', "''")
-    );
-    let sums = format!(
-        "CAST(SUM(numerator) AS BIGINT) AS numerator, CAST(SUM(denominator) AS BIGINT) AS denominator, {sq} AS numerator_sq"
-    );
-    let mut parts = vec![format!(
-        "SELECT CAST(period AS VARCHAR) AS period, {la}, 'all' AS breakdown, 'All' AS breakdown_value, {sums} FROM base GROUP BY period"
-    )];
-    for b in &ind.breakdowns {
-        let name = match b {
-            Breakdown::Group => ind.group_name.clone().unwrap_or_else(|| "group".into()),
-            other => other.as_str().to_string(),
-        };
-        if *b == Breakdown::Ward {
-            parts.push(format!(
-                "SELECT CAST(period AS VARCHAR) AS period, 'ward' AS area_type, CAST(ward_code AS VARCHAR) AS area_code, \
-                 CAST(MAX(ward_name) AS VARCHAR) AS area_name, 'all' AS breakdown, 'All' AS breakdown_value, {sums} \
-                 FROM base WHERE ward_code IS NOT NULL GROUP BY period, ward_code"
-            ));
-            continue;
+/// What one indicator sums over the rows it counts (SQL expressions).
+struct Measure<'a> {
+    ind: &'a Indicator,
+    numerator: String,
+    denominator: String,
+    /// Σ numerator², for means' intervals.
+    numerator_sq: String,
+    filter: Option<String>,
+}
+
+impl<'a> Measure<'a> {
+    fn of(ind: &'a Indicator) -> Self {
+        let mean = ind.kind == Kind::Mean;
+        match &ind.from {
+            // Counted from a view: the catalogue gives the expressions.
+            Some(_) => {
+                let num = ind.numerator.clone().unwrap_or_else(|| "0".into());
+                Measure {
+                    ind,
+                    numerator_sq: if mean {
+                        format!("({num}) * ({num})")
+                    } else {
+                        "NULL".into()
+                    },
+                    numerator: num,
+                    denominator: ind.denominator.clone().unwrap_or_else(|| "1".into()),
+                    filter: ind.filter.clone(),
+                }
+            }
+            // A SQL file: its columns.
+            None => Measure {
+                ind,
+                numerator: "numerator".into(),
+                denominator: "denominator".into(),
+                numerator_sq: if mean { "numerator_sq" } else { "NULL" }.into(),
+                filter: None,
+            },
         }
-        let v = b.value_sql();
-        parts.push(format!(
-            "SELECT CAST(period AS VARCHAR) AS period, {la}, '{name}' AS breakdown, CAST({v} AS VARCHAR) AS breakdown_value, {sums} \
-             FROM base WHERE ({v}) IS NOT NULL GROUP BY period, {v}"
+    }
+}
+
+/// One query of the scorecard: indicators computed in one pass over `from`.
+pub struct Query<'a> {
+    /// The file its SQL comes from (for errors): the indicator's SQL file, or the catalogue.
+    pub file: PathBuf,
+    pub sql: String,
+    pub indicators: Vec<&'a Indicator>,
+}
+
+/// The scorecard's queries: the indicators counted `from` the same view or
+/// table together (one pass over it), each SQL-file indicator alone.
+pub fn queries<'a>(catalogue: &'a [Indicator], sql_dir: &Path, council: &Council) -> Result<Vec<Query<'a>>> {
+    let mut out: Vec<Query> = Vec::new();
+    let mut by_from: BTreeMap<&str, Vec<&Indicator>> = BTreeMap::new();
+    let mut first: Vec<&str> = Vec::new();
+    for ind in catalogue.iter().filter(|i| i.kind != Kind::Gap) {
+        match (&ind.from, ind.sql_file(sql_dir)) {
+            (Some(from), _) => {
+                if !by_from.contains_key(from.as_str()) {
+                    first.push(from);
+                }
+                by_from.entry(from).or_default().push(ind);
+            }
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| Error::config(&path, e.to_string()))?;
+                let base = ind.with_params(&render(&text, council));
+                let from = format!("({}) AS indicator_rows", base.trim().trim_end_matches(';'));
+                let sql = aggregate_sql(&from, &[Measure::of(ind)], council);
+                out.push(Query {
+                    file: path,
+                    sql,
+                    indicators: vec![ind],
+                });
+            }
+            (None, None) => {}
+        }
+    }
+    for from in first {
+        let members = by_from.remove(from).unwrap_or_default();
+        let measures: Vec<Measure> = members.iter().map(|i| Measure::of(i)).collect();
+        out.push(Query {
+            file: sql_dir.join("catalogue.toml"),
+            sql: aggregate_sql(&render(from, council), &measures, council),
+            indicators: members,
+        });
+    }
+    Ok(out)
+}
+
+/// The aggregation of one pass over `from` (a relation's name, or a
+/// parenthesised query with an alias): every breakdown and the wards of every
+/// measure as `GROUPING SETS` of one `GROUP BY`, measure `j` in columns `n{j}`,
+/// `d{j}`, `s{j}` (Σnumerator²) and `c{j}` (the rows it counted). A row whose
+/// breakdown value is null counts only in the other sets.
+fn aggregate_sql(from: &str, measures: &[Measure], council: &Council) -> String {
+    let q = |s: &str| s.replace('\'', "''");
+    // Each breakdown becomes a key column `k<i>`; the ward is `ward_code`.
+    let mut keys: Vec<(String, &str)> = Vec::new();
+    let mut ward = false;
+    for m in measures {
+        for b in &m.ind.breakdowns {
+            let key = match b {
+                Breakdown::Ward => {
+                    ward = true;
+                    continue;
+                }
+                Breakdown::Group => (
+                    m.ind.group_name.clone().unwrap_or_else(|| "group".into()),
+                    b.value_sql(),
+                ),
+                other => (other.as_str().to_string(), other.value_sql()),
+            };
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    let mut cols = vec!["CAST(period AS VARCHAR) AS period".to_string()];
+    cols.extend(
+        keys.iter()
+            .enumerate()
+            .map(|(i, (_, v))| format!("CAST({v} AS VARCHAR) AS k{i}")),
+    );
+    if ward {
+        cols.push("CAST(ward_code AS VARCHAR) AS ward_code, CAST(ward_name AS VARCHAR) AS ward_name".into());
+    }
+    let mut sums = Vec::new();
+    for (j, m) in measures.iter().enumerate() {
+        let when = |e: &str| match &m.filter {
+            Some(f) => format!("CASE WHEN ({f}) THEN {e} END"),
+            None => e.to_string(),
+        };
+        cols.push(format!(
+            "{} AS n{j}, {} AS d{j}, CAST({} AS DOUBLE) AS s{j}, {} AS c{j}",
+            when(&m.numerator),
+            when(&m.denominator),
+            when(&m.numerator_sq),
+            when("1")
+        ));
+        sums.push(format!(
+            "CAST(SUM(n{j}) AS BIGINT) AS n{j}, CAST(SUM(d{j}) AS BIGINT) AS d{j}, SUM(s{j}) AS s{j}, COUNT(c{j}) AS c{j}"
         ));
     }
-    format!("WITH base AS ({base}) {}", parts.join(" UNION ALL "))
+    let mut sets = vec!["(period)".to_string()];
+    sets.extend((0..keys.len()).map(|i| format!("(period, k{i})")));
+    let mut selected: Vec<String> = vec!["period".into()];
+    selected.extend((0..keys.len()).map(|i| format!("k{i}, GROUPING(k{i}) AS g{i}")));
+    if ward {
+        sets.push("(period, ward_code)".into());
+        selected.push("ward_code, MAX(ward_name) AS ward_name, GROUPING(ward_code) AS g_ward".into());
+    }
+    selected.extend(sums);
+    let la = format!("'{}'", q(&council.code));
+    let la_name = format!("'{}'", q(&council.name));
+    let (mut bd, mut bv, mut keep) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, (name, _)) in keys.iter().enumerate() {
+        bd.push(format!("WHEN g{i} = 0 THEN '{}'", q(name)));
+        bv.push(format!("WHEN g{i} = 0 THEN k{i}"));
+        keep.push(format!("(g{i} = 1 OR k{i} IS NOT NULL)"));
+    }
+    let (area_type, area_code, area_name) = if ward {
+        keep.push("(g_ward = 1 OR ward_code IS NOT NULL)".into());
+        (
+            "CASE WHEN g_ward = 0 THEN 'ward' ELSE 'local_authority' END".to_string(),
+            format!("CASE WHEN g_ward = 0 THEN ward_code ELSE {la} END"),
+            format!("CASE WHEN g_ward = 0 THEN ward_name ELSE {la_name} END"),
+        )
+    } else {
+        ("'local_authority'".to_string(), la, la_name)
+    };
+    let case = |arms: &[String], otherwise: &str| {
+        if arms.is_empty() {
+            otherwise.to_string()
+        } else {
+            format!("CASE {} ELSE {otherwise} END", arms.join(" "))
+        }
+    };
+    let measure_cols: Vec<String> = (0..measures.len())
+        .map(|j| format!("n{j}, d{j}, s{j}, c{j}"))
+        .collect();
+    format!(
+        "WITH facts AS (SELECT {cols} FROM {from}), \
+         grouped AS (SELECT {selected} FROM facts GROUP BY GROUPING SETS ({sets})) \
+         SELECT period, {area_type} AS area_type, {area_code} AS area_code, {area_name} AS area_name, \
+         {bd} AS breakdown, {bv} AS breakdown_value, {measure_cols} FROM grouped{filter}",
+        cols = cols.join(", "),
+        selected = selected.join(", "),
+        sets = sets.join(", "),
+        bd = case(&bd, "'all'"),
+        bv = case(&bv, "'All'"),
+        measure_cols = measure_cols.join(", "),
+        filter = if keep.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", keep.join(" AND "))
+        },
+    )
+}
+
+/// Measure `j`'s rows of a query's result, as the standard columns (`numerator`,
+/// `denominator`, `numerator_sq`): the rows of its own breakdowns (and wards, if
+/// it has them) in which it counted at least one row.
+fn measure_rows(ind: &Indicator, j: usize, batches: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
+    use datafusion::arrow::array::BooleanArray;
+    use datafusion::arrow::datatypes::{Field, Schema};
+    let mut names: Vec<String> = vec!["all".into()];
+    for b in &ind.breakdowns {
+        match b {
+            Breakdown::Ward => {}
+            Breakdown::Group => names.push(ind.group_name.clone().unwrap_or_else(|| "group".into())),
+            other => names.push(other.as_str().into()),
+        }
+    }
+    let ward = ind.breakdowns.contains(&Breakdown::Ward);
+    let mut out = Vec::new();
+    for b in batches {
+        let (area_type, breakdown) = (col_str(b, "area_type")?, col_str(b, "breakdown")?);
+        let counted = col_i64(b, &format!("c{j}"))?;
+        let keep: BooleanArray = (0..b.num_rows())
+            .map(|i| {
+                Some(
+                    counted.is_valid(i)
+                        && counted.value(i) > 0
+                        && names.iter().any(|n| n == breakdown.value(i))
+                        && (ward || area_type.value(i) != "ward"),
+                )
+            })
+            .collect();
+        let renamed = [
+            ("period", "period".to_string()),
+            ("area_type", "area_type".into()),
+            ("area_code", "area_code".into()),
+            ("area_name", "area_name".into()),
+            ("breakdown", "breakdown".into()),
+            ("breakdown_value", "breakdown_value".into()),
+            ("numerator", format!("n{j}")),
+            ("denominator", format!("d{j}")),
+            ("numerator_sq", format!("s{j}")),
+        ];
+        let mut fields = Vec::new();
+        let mut columns = Vec::new();
+        for (to, from) in renamed {
+            let c = b
+                .column_by_name(&from)
+                .ok_or_else(|| Error::internal(format!("scorecard query has no column `{from}`")))?;
+            let c = datafusion::arrow::compute::filter(c, &keep).map_err(Error::internal)?;
+            fields.push(Field::new(to, c.data_type().clone(), true));
+            columns.push(c);
+        }
+        out.push(
+            RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)
+                .map_err(Error::internal)?,
+        );
+    }
+    Ok(out)
 }
 
 /// Rows of a result with the standard columns (area, breakdown, counts). A row
@@ -534,8 +751,9 @@ pub async fn compute(
     council: &Council,
     policy: &Policy,
     previous: Option<&Publication>,
+    scratch: &Path,
 ) -> Result<Scorecard> {
-    register_views(ctx, sql_dir, council).await?;
+    materialise_views(ctx, sql_dir, council, scratch).await?;
     let mut rows: Vec<Row> = Vec::new();
     let mut gap_sources = HashMap::new();
     let mut coverage: HashMap<String, cohort::Coverage> = HashMap::new();
@@ -550,38 +768,43 @@ pub async fn compute(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    for ind in catalogue.iter().filter(|i| i.kind != Kind::Gap) {
-        progress.set_message(ind.id.clone());
+    let queries = queries(catalogue, sql_dir, council)?;
+    progress.set_length(queries.len() as u64);
+    for query in &queries {
+        let ids: Vec<&str> = query.indicators.iter().map(|i| i.id.as_str()).collect();
+        progress.set_message(ids.join(", "));
         progress.inc(1);
-        let path = ind.sql_file(sql_dir).expect("non-gap indicators have SQL");
-        let base = std::fs::read_to_string(&path).map_err(|e| Error::config(&path, e.to_string()))?;
-        let batches = aggregate(
-            ctx,
-            ind,
-            render(&base, council).trim().trim_end_matches(';'),
-            council,
-            &path,
-        )
-        .await?;
-        let mut own = rows_from(ind, &batches, false, &mut notes)?;
-        if let Some(spec) = &ind.cohort {
-            if !coverage.contains_key(&spec.table) {
-                let c = table_coverage(ctx, &spec.table, &path).await?;
-                coverage.insert(spec.table.clone(), c);
+        let started = std::time::Instant::now();
+        let batches = run_sql(ctx, &query.sql, &query.file).await?;
+        tracing::debug!(
+            indicators = %ids.join(", "),
+            seconds = started.elapsed().as_secs_f64(),
+            "indicators computed"
+        );
+        for (j, ind) in query.indicators.iter().enumerate() {
+            let mut own = rows_from(ind, &measure_rows(ind, j, &batches)?, false, &mut notes)?;
+            if let Some(spec) = &ind.cohort {
+                if !coverage.contains_key(&spec.table) {
+                    let c = table_coverage(ctx, &spec.table, &query.file).await?;
+                    coverage.insert(spec.table.clone(), c);
+                }
+                notes.extend(cohort::mask_unobservable(
+                    &mut own,
+                    &ind.id,
+                    spec,
+                    &coverage[&spec.table],
+                    council,
+                ));
             }
-            notes.extend(cohort::mask_unobservable(
-                &mut own,
-                &ind.id,
-                spec,
-                &coverage[&spec.table],
-                council,
-            ));
+            rows.extend(own);
         }
-        rows.extend(own);
+    }
+    for ind in catalogue.iter().filter(|i| i.kind != Kind::Gap) {
         if let Some(b) = &ind.benchmark_sql {
             let bpath = sql_dir.join(b);
             let bsql = std::fs::read_to_string(&bpath).map_err(|e| Error::config(&bpath, e.to_string()))?;
-            let batches = run_sql(ctx, render(&bsql, council).trim().trim_end_matches(';'), &bpath).await?;
+            let bsql = ind.with_params(&render(&bsql, council));
+            let batches = run_sql(ctx, bsql.trim().trim_end_matches(';'), &bpath).await?;
             rows.extend(rows_from(ind, &batches, true, &mut notes)?);
         }
     }
@@ -636,58 +859,81 @@ pub async fn compute(
 /// Register `views/<name>.sql` as view `<name>` (shared building blocks, e.g. a
 /// child's outcomes), in file-name order.
 pub async fn register_views(ctx: &SessionContext, sql_dir: &Path, council: &Council) -> Result<()> {
-    let dir = sql_dir.join("views");
-    let Ok(rd) = std::fs::read_dir(&dir) else {
-        return Ok(());
-    };
-    let mut files: Vec<_> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-        .collect();
-    files.sort();
-    for f in files {
-        let name = f.file_stem().unwrap_or_default().to_string_lossy().to_string();
-        let text = std::fs::read_to_string(&f).map_err(|e| Error::config(&f, e.to_string()))?;
-        let sql = format!(
-            "CREATE OR REPLACE VIEW {name} AS {}",
-            render(&text, council).trim().trim_end_matches(';')
-        );
-        ctx.sql(&sql)
+    for (name, f, sql) in views(sql_dir, council)? {
+        ctx.sql(&format!("CREATE OR REPLACE VIEW {name} AS {sql}"))
             .await
             .map_err(|e| Error::config(&f, format!("view does not plan: {e}")))?;
     }
     Ok(())
 }
 
-/// Name under which an indicator's child-level rows are registered while its
-/// breakdowns are aggregated.
-const BASE_TABLE: &str = "startwell_indicator_base";
-
-/// Run an indicator's child-level SQL once, keep its rows in memory, and
-/// aggregate them by every breakdown and ward. (As one query, the `UNION ALL`
-/// branches of [`aggregate_sql`] would each evaluate the child-level SQL again.)
-async fn aggregate(
-    ctx: &SessionContext,
-    ind: &Indicator,
-    base: &str,
-    council: &Council,
-    file: &Path,
-) -> Result<Vec<RecordBatch>> {
-    let df = ctx
-        .sql(base)
-        .await
-        .map_err(|e| Error::config(file, format!("SQL does not plan: {e}")))?;
-    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-    let rows = df
+/// The views of `views/` in file-name order: `(name, file, rendered SQL)`.
+fn views(sql_dir: &Path, council: &Council) -> Result<Vec<(String, std::path::PathBuf, String)>> {
+    let dir = sql_dir.join("views");
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut files: Vec<_> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let name = f.file_stem().unwrap_or_default().to_string_lossy().to_string();
+            let text = std::fs::read_to_string(&f).map_err(|e| Error::config(&f, e.to_string()))?;
+            let sql = render(&text, council).trim().trim_end_matches(';').to_string();
+            Ok((name, f, sql))
+        })
         .collect()
+}
+
+/// Compute each view once, in file-name order, into a Parquet file under
+/// `scratch`, and register the file under the view's name: every indicator then
+/// reads the view's rows instead of evaluating its SQL again (as a plain view,
+/// `eyfsp_outcomes` was evaluated by each of 22 indicators). The files hold
+/// pseudonymised keys like the lake; they live only as long as `scratch`.
+pub async fn materialise_views(
+    ctx: &SessionContext,
+    sql_dir: &Path,
+    council: &Council,
+    scratch: &Path,
+) -> Result<()> {
+    use datafusion::dataframe::DataFrameWriteOptions;
+    use datafusion::prelude::ParquetReadOptions;
+    for (name, f, sql) in views(sql_dir, council)? {
+        let started = std::time::Instant::now();
+        let df = ctx
+            .sql(&sql)
+            .await
+            .map_err(|e| Error::config(&f, format!("view does not plan: {e}")))?;
+        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+        let path = scratch.join(format!("{name}.parquet"));
+        let path_str = path.to_string_lossy().to_string();
+        let mut opts = datafusion::config::TableParquetOptions::default();
+        // Scratch: written once, read a few times, then deleted; speed over size,
+        // and row groups small enough that the writer's buffers stay small.
+        opts.global.compression = Some("lz4_raw".into());
+        opts.global.max_row_group_size = 64 * 1024;
+        df.write_parquet(
+            &path_str,
+            DataFrameWriteOptions::new().with_single_file_output(true),
+            Some(opts),
+        )
         .await
-        .map_err(|e| Error::internal(format!("{}: {e}", file.display())))?;
-    let table = datafusion::datasource::MemTable::try_new(schema, vec![rows])?;
-    ctx.register_table(BASE_TABLE, std::sync::Arc::new(table))?;
-    let sql = aggregate_sql(ind, &format!("SELECT * FROM {BASE_TABLE}"), council);
-    let out = run_sql(ctx, &sql, file).await;
-    ctx.deregister_table(BASE_TABLE)?;
-    out
+        .map_err(|e| query_failed(&f, e))?;
+        if path.exists() {
+            ctx.register_parquet(name.as_str(), &path_str, ParquetReadOptions::default())
+                .await?;
+        } else {
+            // Nothing written for an empty result: an empty table of the same shape.
+            let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]])?;
+            ctx.register_table(name.as_str(), std::sync::Arc::new(empty))?;
+        }
+        tracing::debug!(view = %name, seconds = started.elapsed().as_secs_f64(), "view materialised");
+    }
+    Ok(())
 }
 
 /// The periods delivered into `table`, as days covered.
@@ -715,9 +961,19 @@ async fn run_sql(ctx: &SessionContext, sql: &str, file: &Path) -> Result<Vec<Rec
         .sql(sql)
         .await
         .map_err(|e| Error::config(file, format!("SQL does not plan: {e}")))?;
-    df.collect()
-        .await
-        .map_err(|e| Error::internal(format!("{}: {e}", file.display())))
+    df.collect().await.map_err(|e| query_failed(file, e))
+}
+
+/// A query that failed while running: over the memory limit, say which setting to raise.
+fn query_failed(file: &Path, e: datafusion::error::DataFusionError) -> Error {
+    match e.find_root() {
+        datafusion::error::DataFusionError::ResourcesExhausted(_) => Error::internal(format!(
+            "{}: the query needs more memory than [compute] memory_limit allows; raise it \
+             (sorts and aggregations spill to disk, joins cannot): {e}",
+            file.display()
+        )),
+        _ => Error::internal(format!("{}: {e}", file.display())),
+    }
 }
 
 #[cfg(test)]
@@ -740,12 +996,45 @@ mod tests {
             breakdowns: vec![],
             group_name: None,
             sql: None,
+            from: None,
+            numerator: None,
+            denominator: None,
+            filter: None,
+            params: Default::default(),
             gap: None,
             benchmark_sql: None,
             series_start: None,
             cohort: None,
             definition: String::new(),
         }
+    }
+
+    /// The shipped catalogue's indicators counted `from` one view share one
+    /// query (one pass): the 21 school-readiness indicators, the 6 ASQ-3 ones;
+    /// every other indicator has its own, and none is left out.
+    #[test]
+    fn indicators_from_one_view_are_computed_in_one_query() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/indicators");
+        let mut issues = Vec::new();
+        let catalogue = crate::indicators::catalogue::load(&dir, &mut issues);
+        assert!(issues.is_empty(), "{issues:?}");
+        let council = Council {
+            code: "E0".into(),
+            name: "N".into(),
+            region_code: "E1".into(),
+            comparators: vec![],
+        };
+        let queries = queries(&catalogue, &dir, &council).unwrap();
+        let sizes: Vec<(usize, &str)> = queries
+            .iter()
+            .filter(|q| q.indicators.len() > 1)
+            .map(|q| (q.indicators.len(), q.indicators[0].id.as_str()))
+            .collect();
+        assert_eq!(sizes, [(21, "sr_gld"), (6, "hv_asq_all_five")]);
+        let counted: usize = queries.iter().map(|q| q.indicators.len()).sum();
+        let non_gap = catalogue.iter().filter(|i| i.kind != Kind::Gap).count();
+        assert_eq!(counted, non_gap);
+        assert!(queries.iter().all(|q| q.sql.contains("GROUPING SETS")));
     }
 
     /// A row the lake should never hold (a period that is not one, a negative or

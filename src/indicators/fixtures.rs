@@ -190,9 +190,8 @@ fn column(ty: &DataType, values: &[Option<&toml::Value>], file: &Path, name: &st
 
 /// A session holding the fixture's tables (typed by the curated schemas; columns
 /// not given are null), the reference seeds, and empty versions of the rest.
-async fn session(project: &Project, fx: &Fixture, file: &Path) -> Result<SessionContext> {
-    let ctx = SessionContext::new();
-    super::udf::register(&ctx);
+async fn session(project: &Project, fx: &Fixture, file: &Path, scratch: &Path) -> Result<SessionContext> {
+    let ctx = super::session(&project.compute, scratch)?;
     let mut schemas: BTreeMap<String, Arc<Schema>> = BTreeMap::new();
     for s in &project.plan.sources {
         schemas.insert(s.table.clone(), s.schema.clone());
@@ -399,8 +398,9 @@ pub async fn run_all(project: &Project) -> Result<Report> {
             threshold: fx.threshold,
             symbol: project.disclosure.symbol.clone(),
         };
-        let rows = match session(project, &fx, &file).await {
-            Ok(ctx) => engine::compute(&ctx, &selected, &sql_dir, &council, &policy, None)
+        let scratch = super::scratch(project)?;
+        let rows = match session(project, &fx, &file, scratch.path()).await {
+            Ok(ctx) => engine::compute(&ctx, &selected, &sql_dir, &council, &policy, None, scratch.path())
                 .await
                 .map(|c| c.rows),
             Err(e) => Err(e),

@@ -67,11 +67,53 @@ fn lake_tables(project: &Project) -> Vec<String> {
     tables
 }
 
-/// A DataFusion session with every curated and reference table of the lake
-/// registered under its table name, and the startwell functions.
-pub async fn lake_session(project: &Project, storage: &Storage) -> Result<SessionContext> {
-    let ctx = SessionContext::new();
+/// A DataFusion session for the scorecard, with the startwell functions. Sorts,
+/// aggregations and joins share a pool of `[compute] memory_limit`; sorts and
+/// aggregations spill to `scratch` beyond it. (`DATAFUSION_*` environment
+/// variables tune the engine further, e.g. `DATAFUSION_EXECUTION_TARGET_PARTITIONS`.)
+pub fn session(compute: &crate::config::Compute, scratch: &Path) -> Result<SessionContext> {
+    use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+    use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    let limit = usize::try_from(compute.memory_limit.as_u64()).unwrap_or(usize::MAX);
+    let runtime = RuntimeEnvBuilder::new()
+        // Greedy (first come, first served), naming the largest consumers when
+        // it runs out; a fair split starves a query's one big aggregation.
+        .with_memory_pool(Arc::new(TrackConsumersPool::new(
+            GreedyMemoryPool::new(limit),
+            std::num::NonZeroUsize::new(3).expect("3 > 0"),
+        )))
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Directories(vec![scratch.to_path_buf()])),
+        )
+        .build_arc()?;
+    let config = datafusion::prelude::SessionConfig::from_env()?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
     udf::register(&ctx);
+    Ok(ctx)
+}
+
+/// The scorecard's scratch folder (views computed once per run, spill files),
+/// removed when dropped: under `[compute] scratch_dir`, or the system's temporary folder.
+pub fn scratch(project: &Project) -> Result<tempfile::TempDir> {
+    let mut b = tempfile::Builder::new();
+    b.prefix("startwell-scorecard-");
+    match &project.compute.scratch_dir {
+        Some(d) => {
+            let d = project.dir.join(d);
+            std::fs::create_dir_all(&d)
+                .and_then(|_| b.tempdir_in(&d))
+                .map_err(|e| Error::config(&d, format!("[compute] scratch_dir: {e}")))
+        }
+        None => b.tempdir().map_err(Error::internal),
+    }
+}
+
+/// A scorecard session ([`session`]) with every curated and reference table of
+/// the lake registered under its table name.
+pub async fn lake_session(project: &Project, storage: &Storage, scratch: &Path) -> Result<SessionContext> {
+    let ctx = session(&project.compute, scratch)?;
     for name in lake_tables(project) {
         let t = storage.table(&name).await?;
         if t.version().is_some() {
@@ -98,7 +140,8 @@ pub async fn build_scorecard(
     if !issues.is_empty() {
         return Err(Error::Config(issues));
     }
-    let ctx = lake_session(project, storage).await?;
+    let scratch = scratch(project)?;
+    let ctx = lake_session(project, storage, scratch.path()).await?;
     let council = council(project);
     // Suppression holds against the latest publication too (see `protect`).
     let previous = protect::load_previous(storage).await?;
@@ -109,6 +152,7 @@ pub async fn build_scorecard(
         &council,
         &project.disclosure,
         previous.as_ref(),
+        scratch.path(),
     )
     .await?;
     // The state first: a crash before the commit leaves an unused file, never a
@@ -155,29 +199,37 @@ pub async fn validate(project: &Project) -> Vec<ConfigIssue> {
         }
         return issues;
     }
-    for ind in &catalogue {
-        let files = ind
-            .sql_file(&d)
-            .map(|f| (f, true))
-            .into_iter()
-            .chain(ind.benchmark_sql.as_ref().map(|b| (d.join(b), false)));
-        for (file, wrap) in files {
-            let Ok(text) = std::fs::read_to_string(&file) else {
-                continue;
-            };
-            let base = engine::render(&text, &council);
-            let base = base.trim().trim_end_matches(';');
-            let sql = if wrap {
-                engine::aggregate_sql(ind, base, &council)
-            } else {
-                base.to_string()
-            };
-            if let Err(e) = ctx.sql(&sql).await {
-                issues.push(ConfigIssue {
-                    file: file.clone(),
-                    message: format!("indicator `{}`: {e}", ind.id),
-                });
+    match engine::queries(&catalogue, &d, &council) {
+        Ok(queries) => {
+            for q in queries {
+                if let Err(e) = ctx.sql(&q.sql).await {
+                    let ids: Vec<&str> = q.indicators.iter().map(|i| i.id.as_str()).collect();
+                    issues.push(ConfigIssue {
+                        file: q.file.clone(),
+                        message: format!("indicator `{}`: {e}", ids.join("`, `")),
+                    });
+                }
             }
+        }
+        Err(Error::Config(mut v)) => issues.append(&mut v),
+        Err(e) => issues.push(ConfigIssue {
+            file: d.clone(),
+            message: e.to_string(),
+        }),
+    }
+    for ind in &catalogue {
+        let Some(file) = ind.benchmark_sql.as_ref().map(|b| d.join(b)) else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let sql = ind.with_params(&engine::render(&text, &council));
+        if let Err(e) = ctx.sql(sql.trim().trim_end_matches(';')).await {
+            issues.push(ConfigIssue {
+                file: file.clone(),
+                message: format!("indicator `{}`: {e}", ind.id),
+            });
         }
     }
     issues

@@ -483,7 +483,7 @@ async fn nothing_new_means_nothing_recomputed() {
     assert!(startwell::run::summary(&again).contains("no changes since run"));
 
     // A change to an indicator's SQL (even a comment) is a change.
-    let sql = tp.path().join("pipelines/indicators/sr_gld.sql");
+    let sql = tp.path().join("pipelines/indicators/cc_2yo_takeup.sql");
     let text = std::fs::read_to_string(&sql).unwrap();
     std::fs::write(&sql, format!("-- edited\n{text}")).unwrap();
     let edited = tp.run(RunOptions::default()).await.unwrap();
@@ -512,4 +512,38 @@ async fn nothing_new_means_nothing_recomputed() {
     assert_eq!(version().await, v1 + 3);
     let quiet = tp.run(RunOptions::default()).await.unwrap();
     assert_eq!(quiet.no_changes_since.as_deref(), Some(forced.run_id.as_str()));
+}
+
+/// `[compute]`: the engine's scratch folder (the views computed once per run)
+/// is where configured and removed after the scorecard; a memory limit too small
+/// for a query fails the run with a message naming the setting to raise.
+#[tokio::test(flavor = "multi_thread")]
+async fn compute_scratch_is_cleaned_and_a_too_small_memory_limit_is_named() {
+    let tp = TestProject::new();
+    tp.generate(40, 1);
+    let toml = tp.path().join("startwell.toml");
+    let base = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("{base}\n[compute]\nscratch_dir = \"scratch\"\n")).unwrap();
+    let first = tp.run(RunOptions::default()).await.unwrap();
+    assert_eq!(first.status, "succeeded");
+    assert!(first.scorecard_rows > 0);
+    let left: Vec<_> = std::fs::read_dir(tp.path().join("scratch")).unwrap().collect();
+    assert!(left.is_empty(), "scratch left behind: {left:?}");
+
+    std::fs::write(
+        &toml,
+        format!("{base}\n[compute]\nscratch_dir = \"scratch\"\nmemory_limit = \"16 KiB\"\n"),
+    )
+    .unwrap();
+    let err = tp
+        .run(RunOptions {
+            force_scorecard: true,
+            ..RunOptions::default()
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("[compute] memory_limit"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(tp.path().join("scratch")).unwrap().collect();
+    assert!(left.is_empty(), "scratch left behind after a failure: {left:?}");
 }

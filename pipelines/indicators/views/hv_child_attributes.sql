@@ -5,13 +5,21 @@
 -- reference date (the day the child reached the cohort's age), so a child who moves
 -- is counted in one ward, with that ward's own code and name, the same way by every
 -- indicator. Contacts on one day are ordered by file and line: the last one wins.
-WITH c AS (
-  SELECT nhs_key, contact_date, sex, ethnic_group, imd_quintile, ward_code, ward_name,
-         ROW_NUMBER() OVER (PARTITION BY nhs_key ORDER BY contact_date, source_file, source_line) AS n
+--
+-- Speed (2 million contacts): one ordering of all contacts, each row compared with
+-- the previous and next by child, is several times faster in DataFusion than a
+-- window PARTITIONed BY child; and the text columns are cast to plain `Utf8` first,
+-- because window functions over the lake's sliced `Utf8View` arrays copy them again
+-- and again (8.3 s → 3.5 s at national size).
+SELECT nhs_key, sex, ethnic_group, imd_quintile, ward_code, ward_name,
+       CASE WHEN LAG(nhs_key) OVER w = nhs_key THEN contact_date ELSE DATE '1900-01-01' END AS valid_from,
+       CASE WHEN LEAD(nhs_key) OVER w = nhs_key THEN LEAD(contact_date) OVER w ELSE DATE '9999-12-31' END AS valid_to
+FROM (
+  SELECT arrow_cast(nhs_key, 'Utf8') AS nhs_key, arrow_cast(sex, 'Utf8') AS sex,
+         arrow_cast(ethnic_group, 'Utf8') AS ethnic_group, imd_quintile,
+         arrow_cast(ward_code, 'Utf8') AS ward_code, arrow_cast(ward_name, 'Utf8') AS ward_name,
+         contact_date, arrow_cast(source_file, 'Utf8') AS source_file, source_line
   FROM hv_contacts
   WHERE contact_type <> 'antenatal'
-)
-SELECT nhs_key, sex, ethnic_group, imd_quintile, ward_code, ward_name,
-       CASE WHEN n = 1 THEN DATE '1900-01-01' ELSE contact_date END AS valid_from,
-       COALESCE(LEAD(contact_date) OVER (PARTITION BY nhs_key ORDER BY n), DATE '9999-12-31') AS valid_to
-FROM c
+) c
+WINDOW w AS (ORDER BY nhs_key, contact_date, source_file, source_line)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The startwell benchmark: national-size synthetic project, each stage timed,
+# peak memory, the no-op run, and a DuckDB reference of the core indicators over
+# the same Delta tables. Not part of `cargo test`. Usage:
+#
+#   bench/run.sh                 # 600,000 children per birth year, 1 year of deliveries
+#   CHILDREN=100000 bench/run.sh # smaller
+#
+# Needs the Rust toolchain and Python 3.11 (a venv with duckdb and deltalake is
+# created under ~/.cache/startwell-bench-venv on first use).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/startwell-target}"
+cargo build --release --quiet
+
+venv="${BENCH_VENV:-$HOME/.cache/startwell-bench-venv}"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check duckdb==2.0.0 deltalake==1.6.6
+fi
+
+exec "$venv/bin/python" bench/bench.py \
+  --binary "$CARGO_TARGET_DIR/release/startwell" \
+  --project . \
+  --children "${CHILDREN:-600000}" \
+  --years "${YEARS:-1}" \
+  --work "${BENCH_DIR:-$(mktemp -d -t startwell-bench-XXXXXX)}"

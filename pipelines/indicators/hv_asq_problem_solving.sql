@@ -1,5 +1,0 @@
--- Children at or above the expected level in ASQ-3 problem_solving at 2–2½ (C6vi): of the
--- children for whom that domain was completed in the quarter.
-SELECT period, sex, ethnic_group, imd_quintile, ward_code, ward_name, problem_ok AS numerator, 1 AS denominator
-FROM asq_results
-WHERE problem_done AND period IN (SELECT period FROM hv_quarters)

@@ -1,2 +1,0 @@
--- % of children at the expected level in the ELG "word_reading".
-SELECT period, sex, fsm, sen_provision, looked_after, ethnic_group, first_language, imd_quintile, ward_code, ward_name, CASE WHEN elg_word_reading = '2' THEN 1 ELSE 0 END AS numerator, 1 AS denominator FROM eyfsp_outcomes
