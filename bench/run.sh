@@ -20,7 +20,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check duckdb==2.0.0 deltalake==1.6.6
 fi
 
-exec "$venv/bin/python" bench/bench.py \
+exec "$venv/bin/python" -u bench/bench.py \
   --binary "$CARGO_TARGET_DIR/release/startwell" \
   --project . \
   --children "${CHILDREN:-600000}" \
