@@ -522,19 +522,22 @@ async fn compute_scratch_is_cleaned_and_a_too_small_memory_limit_is_named() {
     let tp = TestProject::new();
     tp.generate(40, 1);
     let toml = tp.path().join("startwell.toml");
-    let base = std::fs::read_to_string(&toml).unwrap();
-    std::fs::write(&toml, format!("{base}\n[compute]\nscratch_dir = \"scratch\"\n")).unwrap();
+    let shipped = std::fs::read_to_string(&toml).unwrap();
+    let base = shipped.replace("# scratch_dir = \"scratch\"", "scratch_dir = \"scratch\"");
+    assert_ne!(
+        base, shipped,
+        "the shipped startwell.toml shows [compute] scratch_dir"
+    );
+    std::fs::write(&toml, &base).unwrap();
     let first = tp.run(RunOptions::default()).await.unwrap();
     assert_eq!(first.status, "succeeded");
     assert!(first.scorecard_rows > 0);
     let left: Vec<_> = std::fs::read_dir(tp.path().join("scratch")).unwrap().collect();
     assert!(left.is_empty(), "scratch left behind: {left:?}");
 
-    std::fs::write(
-        &toml,
-        format!("{base}\n[compute]\nscratch_dir = \"scratch\"\nmemory_limit = \"16 KiB\"\n"),
-    )
-    .unwrap();
+    let tiny = base.replace("memory_limit = \"2 GiB\"", "memory_limit = \"16 KiB\"");
+    assert_ne!(tiny, base);
+    std::fs::write(&toml, tiny).unwrap();
     let err = tp
         .run(RunOptions {
             force_scorecard: true,
