@@ -240,17 +240,26 @@ fn fy_quarter_udf() -> ScalarUDF {
         use chrono::Datelike;
         let rows = rows_of(args);
         let d = dates(&args[0], rows)?;
-        let out: StringArray = d
-            .iter()
-            .map(|d| {
-                d.map(|d| {
-                    let fy = if d.month() >= 4 { d.year() } else { d.year() - 1 };
-                    let q = ((d.month() + 8) % 12) / 3 + 1;
-                    format!("{fy}-{:02}-Q{q}", (fy + 1) % 100)
-                })
-            })
-            .collect();
-        Ok(ColumnarValue::Array(Arc::new(out)))
+        // Millions of rows, a handful of quarters: each key is formatted once.
+        let mut out = datafusion::arrow::array::StringBuilder::with_capacity(rows, rows * 10);
+        let mut last: Option<((i32, u32), String)> = None;
+        for d in d.iter() {
+            let Some(d) = d else {
+                out.append_null();
+                continue;
+            };
+            let fy = if d.month() >= 4 { d.year() } else { d.year() - 1 };
+            let q = ((d.month() + 8) % 12) / 3 + 1;
+            match &last {
+                Some((k, s)) if *k == (fy, q) => out.append_value(s),
+                _ => {
+                    let s = format!("{fy}-{:02}-Q{q}", (fy + 1) % 100);
+                    out.append_value(&s);
+                    last = Some(((fy, q), s));
+                }
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
     };
     create_udf(
         "fy_quarter",
@@ -352,5 +361,51 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("wilson_lower"), "{err}");
+    }
+
+    /// Every day of seven years, in and out of order, with nulls: each key is the
+    /// one the definition gives (the function reuses the last key it formatted).
+    #[test]
+    fn fy_quarter_matches_its_definition_day_by_day() {
+        use chrono::Datelike;
+        let start = chrono::NaiveDate::from_ymd_opt(2019, 1, 1).unwrap();
+        let mut days: Vec<Option<i32>> = (0..7 * 366)
+            .map(|k| Some((start - epoch()).num_days() as i32 + k))
+            .collect();
+        days.extend([None, Some(0), None]);
+        days.extend((0..500).map(|k| Some(((k * 7919) % 2600) + 17000)));
+        let input = ColumnarValue::Array(Arc::new(Date32Array::from(days.clone())));
+        let out = fy_quarter_udf()
+            .invoke_with_args(datafusion::logical_expr::ScalarFunctionArgs {
+                args: vec![input],
+                arg_fields: vec![Arc::new(datafusion::arrow::datatypes::Field::new(
+                    "d",
+                    DataType::Date32,
+                    true,
+                ))],
+                number_rows: days.len(),
+                return_field: Arc::new(datafusion::arrow::datatypes::Field::new(
+                    "q",
+                    DataType::Utf8,
+                    true,
+                )),
+                config_options: Arc::new(Default::default()),
+            })
+            .unwrap()
+            .into_array(days.len())
+            .unwrap();
+        let out = out.as_any().downcast_ref::<StringArray>().unwrap();
+        for (i, d) in days.iter().enumerate() {
+            let want = d.map(|d| {
+                let d = epoch() + chrono::Duration::days(d as i64);
+                let fy = if d.month() >= 4 { d.year() } else { d.year() - 1 };
+                format!("{fy}-{:02}-Q{}", (fy + 1) % 100, ((d.month() + 8) % 12) / 3 + 1)
+            });
+            assert_eq!(
+                out.is_valid(i).then(|| out.value(i).to_string()),
+                want,
+                "day {d:?}"
+            );
+        }
     }
 }
