@@ -82,6 +82,13 @@ pub struct Compute {
     /// when the scorecard is done.
     #[serde(default)]
     pub scratch_dir: Option<String>,
+    /// Scorecard queries run at once: more uses idle cores, at the cost of memory.
+    #[serde(default = "default_concurrent_queries")]
+    pub concurrent_queries: usize,
+}
+
+fn default_concurrent_queries() -> usize {
+    1
 }
 
 impl Default for Compute {
@@ -89,6 +96,7 @@ impl Default for Compute {
         Compute {
             memory_limit: default_memory_limit(),
             scratch_dir: None,
+            concurrent_queries: default_concurrent_queries(),
         }
     }
 }

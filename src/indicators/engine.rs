@@ -742,6 +742,15 @@ pub struct Scorecard {
     pub notes: Vec<String>,
 }
 
+/// Where and how widely the engine works.
+#[derive(Debug, Clone, Copy)]
+pub struct Workspace<'a> {
+    /// The scratch folder: views computed once per run.
+    pub scratch: &'a Path,
+    /// Queries run at once.
+    pub concurrent_queries: usize,
+}
+
 /// Compute every indicator of `catalogue` over the tables registered in `ctx`,
 /// with suppression that also holds against the `previous` publication.
 pub async fn compute(
@@ -751,8 +760,13 @@ pub async fn compute(
     council: &Council,
     policy: &Policy,
     previous: Option<&Publication>,
-    scratch: &Path,
+    work: Workspace<'_>,
 ) -> Result<Scorecard> {
+    use futures::StreamExt;
+    let Workspace {
+        scratch,
+        concurrent_queries,
+    } = work;
     materialise_views(ctx, sql_dir, council, scratch).await?;
     let mut rows: Vec<Row> = Vec::new();
     let mut gap_sources = HashMap::new();
@@ -770,15 +784,22 @@ pub async fn compute(
     };
     let queries = queries(catalogue, sql_dir, council)?;
     progress.set_length(queries.len() as u64);
-    for query in &queries {
+    // Up to `concurrent_queries` at once (results taken in catalogue order).
+    let results = futures::stream::iter(queries.iter().map(|query| async move {
+        let started = std::time::Instant::now();
+        let batches = run_sql(ctx, &query.sql, &query.file).await;
+        (query, batches, started.elapsed())
+    }))
+    .buffered(concurrent_queries.max(1));
+    futures::pin_mut!(results);
+    while let Some((query, batches, took)) = futures::StreamExt::next(&mut results).await {
+        let batches = batches?;
         let ids: Vec<&str> = query.indicators.iter().map(|i| i.id.as_str()).collect();
         progress.set_message(ids.join(", "));
         progress.inc(1);
-        let started = std::time::Instant::now();
-        let batches = run_sql(ctx, &query.sql, &query.file).await?;
         tracing::debug!(
             indicators = %ids.join(", "),
-            seconds = started.elapsed().as_secs_f64(),
+            seconds = took.as_secs_f64(),
             "indicators computed"
         );
         for (j, ind) in query.indicators.iter().enumerate() {

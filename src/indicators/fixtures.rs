@@ -400,9 +400,20 @@ pub async fn run_all(project: &Project) -> Result<Report> {
         };
         let scratch = super::scratch(project)?;
         let rows = match session(project, &fx, &file, scratch.path()).await {
-            Ok(ctx) => engine::compute(&ctx, &selected, &sql_dir, &council, &policy, None, scratch.path())
-                .await
-                .map(|c| c.rows),
+            Ok(ctx) => engine::compute(
+                &ctx,
+                &selected,
+                &sql_dir,
+                &council,
+                &policy,
+                None,
+                engine::Workspace {
+                    scratch: scratch.path(),
+                    concurrent_queries: 1,
+                },
+            )
+            .await
+            .map(|c| c.rows),
             Err(e) => Err(e),
         };
         let rows = match rows {

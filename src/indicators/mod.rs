@@ -152,7 +152,10 @@ pub async fn build_scorecard(
         &council,
         &project.disclosure,
         previous.as_ref(),
-        scratch.path(),
+        engine::Workspace {
+            scratch: scratch.path(),
+            concurrent_queries: project.compute.concurrent_queries,
+        },
     )
     .await?;
     // The state first: a crash before the commit leaves an unused file, never a

@@ -549,4 +549,21 @@ async fn compute_scratch_is_cleaned_and_a_too_small_memory_limit_is_named() {
     assert!(err.contains("[compute] memory_limit"), "{err}");
     let left: Vec<_> = std::fs::read_dir(tp.path().join("scratch")).unwrap().collect();
     assert!(left.is_empty(), "scratch left behind after a failure: {left:?}");
+
+    // Queries run two at a time publish the same scorecard.
+    std::fs::write(&toml, &base).unwrap();
+    let out = tp.path().join("data").join("outputs");
+    let one = published_without_run_id(&out);
+    let two = base.replace("concurrent_queries = 1", "concurrent_queries = 2");
+    assert_ne!(two, base);
+    std::fs::write(&toml, two).unwrap();
+    let again = tp
+        .run(RunOptions {
+            force_scorecard: true,
+            ..RunOptions::default()
+        })
+        .await
+        .unwrap();
+    assert!(again.scorecard_rows > 0);
+    assert_eq!(published_without_run_id(&out), one);
 }
