@@ -363,6 +363,13 @@ fn expand_family(mut template: toml::Table) -> Result<Vec<(String, toml::Table)>
         .and_then(|v| v.as_str())
         .unwrap_or("?")
         .to_string();
+    // The template's `{name}` placeholders: every member fills each, and uses no other name.
+    let mut wanted = Vec::new();
+    texts(&toml::Value::Table(template.clone()), &mut |t| {
+        wanted.extend(placeholders(t))
+    });
+    wanted.sort();
+    wanted.dedup();
     let mut keys: Option<Vec<String>> = None;
     let mut out = Vec::new();
     for (n, m) in members.iter().enumerate() {
@@ -372,7 +379,7 @@ fn expand_family(mut template: toml::Table) -> Result<Vec<(String, toml::Table)>
         let values: Vec<(String, toml::Value)> = m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         let names: Vec<String> = values.iter().map(|(k, _)| k.clone()).collect();
         match &keys {
-            None => keys = Some(names),
+            None => keys = Some(names.clone()),
             Some(k) if *k != names => {
                 return Err(format!(
                     "`{id}`: member {} has values {names:?}, the first member {k:?}: every member needs the same",
@@ -381,18 +388,59 @@ fn expand_family(mut template: toml::Table) -> Result<Vec<(String, toml::Table)>
             }
             _ => {}
         }
-        let mut t = toml::Value::Table(template.clone());
-        fill(&mut t, &values);
-        let toml::Value::Table(t) = t else { unreachable!() };
-        if let Some(unfilled) = t.get("id").and_then(|v| v.as_str()).filter(|s| s.contains('{')) {
+        if let Some(missing) = wanted.iter().find(|w| !names.contains(w)) {
             return Err(format!(
-                "`{id}`: member {} leaves id `{unfilled}` with a placeholder",
+                "`{id}`: member {} has no value for `{{{missing}}}`",
                 n + 1
             ));
         }
+        if let Some(unused) = names.iter().find(|k| !wanted.contains(k)) {
+            return Err(format!(
+                "`{id}`: member {} gives `{unused}`, which the template does not use (a misspelt name?)",
+                n + 1
+            ));
+        }
+        let mut t = toml::Value::Table(template.clone());
+        fill(&mut t, &values);
+        let toml::Value::Table(t) = t else { unreachable!() };
         out.push((format!(" (family `{id}`, member {})", n + 1), t));
     }
     Ok(out)
+}
+
+/// Every text in `v`, nested ones too.
+fn texts(v: &toml::Value, f: &mut impl FnMut(&str)) {
+    match v {
+        toml::Value::String(s) => f(s),
+        toml::Value::Array(a) => a.iter().for_each(|x| texts(x, f)),
+        toml::Value::Table(t) => t.values().for_each(|x| texts(x, f)),
+        _ => {}
+    }
+}
+
+/// The `{name}` placeholders in a text (not `{{name}}`, an SQL parameter).
+fn placeholders(s: &str) -> Vec<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'{'
+            && b.get(i + 1) != Some(&b'{')
+            && (i == 0 || b[i - 1] != b'{')
+            && let Some(len) = s[i + 1..].find('}')
+        {
+            let name = &s[i + 1..i + 1 + len];
+            let closes_twice = b.get(i + 2 + len) == Some(&b'}');
+            if !name.is_empty()
+                && !closes_twice
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                out.push(name.to_string());
+            }
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Put member values in place of `{name}`: a text that is only `{name}` takes
@@ -551,6 +599,33 @@ definition = "d"
                 .iter()
                 .any(|m| m.contains("`c`: `numerator`, `denominator` and `filter` go with `from`"))
         );
+
+        let typo = FAMILY.replace("x = \"b\"\nlabel = \"B\"", "x = \"b\"\nlabl = \"B\"");
+        let (_, issues) = load_text(&typo);
+        assert!(
+            issues.iter().any(|m| m.contains("every member needs the same")),
+            "{issues:?}"
+        );
+        let everywhere = FAMILY
+            .replace("days = \"30\"", "days = \"30\"\nextra = \"1\"")
+            .replace("days = \"56\"", "days = \"56\"\nextra = \"2\"");
+        let (_, issues) = load_text(&everywhere);
+        assert!(
+            issues
+                .iter()
+                .any(|m| m.contains("gives `extra`, which the template does not use")),
+            "{issues:?}"
+        );
+        let unfilled = FAMILY.replace(
+            "definition = \"About {label}.\"",
+            "definition = \"About {labels}.\"",
+        );
+        let (_, issues) = load_text(&unfilled);
+        assert!(
+            issues.iter().any(|m| m.contains("has no value for `{labels}`")),
+            "{issues:?}"
+        );
+        assert_eq!(placeholders("a {x} {{y}} {z_1}} {} { w }"), ["x"]);
 
         let (_, issues) = load_text("[[family]]\nid = \"x_{a}\"\n");
         assert!(issues.iter().any(|m| m.contains("needs `members`")), "{issues:?}");

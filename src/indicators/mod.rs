@@ -205,13 +205,33 @@ pub async fn validate(project: &Project) -> Vec<ConfigIssue> {
     match engine::queries(&catalogue, &d, &council) {
         Ok(queries) => {
             for q in queries {
-                if let Err(e) = ctx.sql(&q.sql).await {
+                let Err(e) = ctx.sql(&q.sql).await else {
+                    continue;
+                };
+                // A query shared by several indicators: name the ones at fault.
+                let mut culprits = Vec::new();
+                if q.indicators.len() > 1 {
+                    for ind in &q.indicators {
+                        let alone = [(*ind).clone()];
+                        if let Ok(single) = engine::queries(&alone, &d, &council)
+                            && let Some(single) = single.first()
+                            && let Err(e) = ctx.sql(&single.sql).await
+                        {
+                            culprits.push(ConfigIssue {
+                                file: single.file.clone(),
+                                message: format!("indicator `{}`: {e}", ind.id),
+                            });
+                        }
+                    }
+                }
+                if culprits.is_empty() {
                     let ids: Vec<&str> = q.indicators.iter().map(|i| i.id.as_str()).collect();
                     issues.push(ConfigIssue {
                         file: q.file.clone(),
                         message: format!("indicator `{}`: {e}", ids.join("`, `")),
                     });
                 }
+                issues.extend(culprits);
             }
         }
         Err(Error::Config(mut v)) => issues.append(&mut v),

@@ -567,3 +567,23 @@ async fn compute_scratch_is_cleaned_and_a_too_small_memory_limit_is_named() {
     assert!(again.scorecard_rows > 0);
     assert_eq!(published_without_run_id(&out), one);
 }
+
+/// A mistake in one indicator of a shared query is reported against that
+/// indicator, not against every indicator computed in the same pass.
+#[tokio::test]
+async fn validate_names_the_indicator_at_fault_in_a_shared_query() {
+    let tp = TestProject::new();
+    let cat = tp.path().join("pipelines/indicators/catalogue.toml");
+    let text = std::fs::read_to_string(&cat).unwrap();
+    let broken = text.replace("numerator = \"comm_lang_lit\"", "numerator = \"comm_lang_lit_x\"");
+    assert_ne!(broken, text);
+    std::fs::write(&cat, broken).unwrap();
+    let issues = startwell::indicators::validate(&tp.project()).await;
+    let messages: Vec<&str> = issues.iter().map(|i| i.message.as_str()).collect();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].starts_with("indicator `sr_comm_lang_lit`:"),
+        "{messages:?}"
+    );
+    assert!(messages[0].contains("comm_lang_lit_x"), "{messages:?}");
+}
