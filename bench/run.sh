@@ -15,12 +15,20 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/startwell-target}"
 cargo build --release --quiet
 
 venv="${BENCH_VENV:-$HOME/.cache/startwell-bench-venv}"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check duckdb==2.0.0 deltalake==1.6.6
+packages=(duckdb==2.0.0 deltalake==1.6.6)
+python="$venv/bin/python"
+if [ ! -x "$python" ]; then
+  if python3 -m venv "$venv" 2>/dev/null; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "${packages[@]}"
+  else
+    # No venv module (Debian's python3 without python3-venv): a user install.
+    rm -rf "$venv"
+    python3 -m pip install --quiet --user --disable-pip-version-check "${packages[@]}"
+    python=python3
+  fi
 fi
 
-exec "$venv/bin/python" -u bench/bench.py \
+exec "$python" -u bench/bench.py \
   --binary "$CARGO_TARGET_DIR/release/startwell" \
   --project . \
   --children "${CHILDREN:-600000}" \
