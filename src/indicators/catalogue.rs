@@ -221,6 +221,14 @@ impl Indicator {
         }
     }
 
+    /// A breakdown's name as published (`group` is this indicator's `group_name`).
+    pub fn breakdown_name(&self, b: Breakdown) -> String {
+        match b {
+            Breakdown::Group => self.group_name.clone().unwrap_or_else(|| "group".into()),
+            other => other.as_str().into(),
+        }
+    }
+
     /// Its SQL file's text with its `params` substituted.
     pub fn with_params(&self, sql: &str) -> String {
         self.params

@@ -175,16 +175,14 @@ pub struct Query<'a> {
 /// table together (one pass over it), each SQL-file indicator alone.
 pub fn queries<'a>(catalogue: &'a [Indicator], sql_dir: &Path, council: &Council) -> Result<Vec<Query<'a>>> {
     let mut out: Vec<Query> = Vec::new();
-    let mut by_from: BTreeMap<&str, Vec<&Indicator>> = BTreeMap::new();
-    let mut first: Vec<&str> = Vec::new();
+    // Views in the order the catalogue first counts from them.
+    let mut by_from: Vec<(&str, Vec<&Indicator>)> = Vec::new();
     for ind in catalogue.iter().filter(|i| i.kind != Kind::Gap) {
         match (&ind.from, ind.sql_file(sql_dir)) {
-            (Some(from), _) => {
-                if !by_from.contains_key(from.as_str()) {
-                    first.push(from);
-                }
-                by_from.entry(from).or_default().push(ind);
-            }
+            (Some(from), _) => match by_from.iter_mut().find(|(f, _)| f == from) {
+                Some((_, members)) => members.push(ind),
+                None => by_from.push((from, vec![ind])),
+            },
             (None, Some(path)) => {
                 let text = std::fs::read_to_string(&path).map_err(|e| Error::config(&path, e.to_string()))?;
                 let base = ind.with_params(&render(&text, council));
@@ -199,8 +197,7 @@ pub fn queries<'a>(catalogue: &'a [Indicator], sql_dir: &Path, council: &Council
             (None, None) => {}
         }
     }
-    for from in first {
-        let members = by_from.remove(from).unwrap_or_default();
+    for (from, members) in by_from {
         let measures: Vec<Measure> = members.iter().map(|i| Measure::of(i)).collect();
         out.push(Query {
             file: sql_dir.join("catalogue.toml"),
@@ -222,18 +219,12 @@ fn aggregate_sql(from: &str, measures: &[Measure], council: &Council) -> String 
     let mut keys: Vec<(String, &str)> = Vec::new();
     let mut ward = false;
     for m in measures {
-        for b in &m.ind.breakdowns {
-            let key = match b {
-                Breakdown::Ward => {
-                    ward = true;
-                    continue;
-                }
-                Breakdown::Group => (
-                    m.ind.group_name.clone().unwrap_or_else(|| "group".into()),
-                    b.value_sql(),
-                ),
-                other => (other.as_str().to_string(), other.value_sql()),
-            };
+        for &b in &m.ind.breakdowns {
+            if b == Breakdown::Ward {
+                ward = true;
+                continue;
+            }
+            let key = (m.ind.breakdown_name(b), b.value_sql());
             if !keys.contains(&key) {
                 keys.push(key);
             }
@@ -328,13 +319,12 @@ fn measure_rows(ind: &Indicator, j: usize, batches: &[RecordBatch]) -> Result<Ve
     use datafusion::arrow::array::BooleanArray;
     use datafusion::arrow::datatypes::{Field, Schema};
     let mut names: Vec<String> = vec!["all".into()];
-    for b in &ind.breakdowns {
-        match b {
-            Breakdown::Ward => {}
-            Breakdown::Group => names.push(ind.group_name.clone().unwrap_or_else(|| "group".into())),
-            other => names.push(other.as_str().into()),
-        }
-    }
+    names.extend(
+        ind.breakdowns
+            .iter()
+            .filter(|b| **b != Breakdown::Ward)
+            .map(|b| ind.breakdown_name(*b)),
+    );
     let ward = ind.breakdowns.contains(&Breakdown::Ward);
     let mut out = Vec::new();
     for b in batches {

@@ -16,6 +16,14 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Run options that compute the scorecard even when nothing changed.
+pub fn forced() -> RunOptions {
+    RunOptions {
+        force_scorecard: true,
+        ..RunOptions::default()
+    }
+}
+
 /// A temporary project: the shipped configuration, storage root `data/` inside it.
 pub struct TestProject {
     pub dir: tempfile::TempDir,

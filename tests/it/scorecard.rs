@@ -9,7 +9,7 @@ use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 use datafusion::parquet::record::Field;
 use startwell::run::RunOptions;
 
-use crate::common::{TestProject, repo};
+use crate::common::{TestProject, forced, repo};
 
 #[tokio::test]
 async fn indicator_fixtures_pass_and_cover_every_indicator() {
@@ -259,11 +259,7 @@ async fn the_published_scorecard_keeps_the_contract_and_hides_small_cells() {
     // History: one Delta version per computed scorecard; an earlier one can be read back by version.
     let storage = tp.storage();
     let before = storage.table("scorecard").await.unwrap().version().unwrap();
-    let forced = RunOptions {
-        force_scorecard: true,
-        ..RunOptions::default()
-    };
-    tp.run(forced).await.unwrap();
+    tp.run(forced()).await.unwrap();
     let after = storage.table("scorecard").await.unwrap().version().unwrap();
     assert_eq!(after, before + 1);
     let url = storage.table_url("scorecard");
@@ -407,13 +403,7 @@ async fn publications_are_deterministic_and_safe_together() {
 
     let first = tp.run(RunOptions::default()).await.unwrap();
     let first_rows = published_without_run_id(&out);
-    let second = tp
-        .run(RunOptions {
-            force_scorecard: true,
-            ..RunOptions::default()
-        })
-        .await
-        .unwrap();
+    let second = tp.run(forced()).await.unwrap();
     assert_eq!(
         first_rows,
         published_without_run_id(&out),
@@ -501,13 +491,7 @@ async fn nothing_new_means_nothing_recomputed() {
     assert_eq!(version().await, v1 + 2);
 
     // Forced.
-    let forced = tp
-        .run(RunOptions {
-            force_scorecard: true,
-            ..RunOptions::default()
-        })
-        .await
-        .unwrap();
+    let forced = tp.run(forced()).await.unwrap();
     assert!(forced.no_changes_since.is_none());
     assert_eq!(version().await, v1 + 3);
     let quiet = tp.run(RunOptions::default()).await.unwrap();
@@ -538,14 +522,7 @@ async fn compute_scratch_is_cleaned_and_a_too_small_memory_limit_is_named() {
     let tiny = base.replace("memory_limit = \"2 GiB\"", "memory_limit = \"16 KiB\"");
     assert_ne!(tiny, base);
     std::fs::write(&toml, tiny).unwrap();
-    let err = tp
-        .run(RunOptions {
-            force_scorecard: true,
-            ..RunOptions::default()
-        })
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = tp.run(forced()).await.unwrap_err().to_string();
     assert!(err.contains("[compute] memory_limit"), "{err}");
     let left: Vec<_> = std::fs::read_dir(tp.path().join("scratch")).unwrap().collect();
     assert!(left.is_empty(), "scratch left behind after a failure: {left:?}");
@@ -557,13 +534,7 @@ async fn compute_scratch_is_cleaned_and_a_too_small_memory_limit_is_named() {
     let two = base.replace("concurrent_queries = 1", "concurrent_queries = 2");
     assert_ne!(two, base);
     std::fs::write(&toml, two).unwrap();
-    let again = tp
-        .run(RunOptions {
-            force_scorecard: true,
-            ..RunOptions::default()
-        })
-        .await
-        .unwrap();
+    let again = tp.run(forced()).await.unwrap();
     assert!(again.scorecard_rows > 0);
     assert_eq!(published_without_run_id(&out), one);
 }
