@@ -42,6 +42,7 @@ CREATE MACRO fy_quarter(d) AS printf('%d-%02d-Q%d', fy_year(d), (fy_year(d) + 1)
 CREATE MACRO add_days(d, n) AS CAST(d + CAST(n AS INTEGER) AS DATE);
 CREATE MACRO add_months(d, n) AS CAST(d + to_months(CAST(n AS INTEGER)) AS DATE);
 CREATE MACRO arrow_cast(x, t) AS x;
+CREATE MACRO key128(k) AS CASE WHEN regexp_full_match(k, '[0-9a-f]{64}') THEN unhex(substr(k, 1, 32)) ELSE encode(k) END;
 """
 
 # The core indicators: every school-readiness and health-visiting indicator but

@@ -1,5 +1,5 @@
 -- Extended (30-hour) places taken up in the term: a count of children, by
 -- provider type and ward.
 SELECT period, provider_type, imd_quintile, ward_code, ward_name, 1 AS numerator, 1 AS denominator
-FROM (SELECT DISTINCT period, match_key, provider_type, imd_quintile, ward_code, ward_name
+FROM (SELECT DISTINCT period, key128(match_key) AS child, provider_type, imd_quintile, ward_code, ward_name
       FROM ey_headcount WHERE funding_type = 'extended_30') h

@@ -2,7 +2,7 @@
 -- which includes it): funded children in the term's headcount ÷ the mid-year
 -- population estimate of 3- and 4-year-olds (can exceed 100%, as nationally).
 SELECT period, 1 AS numerator, 0 AS denominator
-FROM (SELECT DISTINCT period, match_key FROM ey_headcount WHERE funding_type IN ('universal_15', 'extended_30')) f
+FROM (SELECT DISTINCT period, key128(match_key) AS child FROM ey_headcount WHERE funding_type IN ('universal_15', 'extended_30')) f
 UNION ALL
 SELECT t.period, 0 AS numerator, SUM(CAST(p.population AS BIGINT)) AS denominator
 FROM (SELECT DISTINCT period FROM ey_headcount) t

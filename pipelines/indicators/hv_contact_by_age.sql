@@ -5,14 +5,15 @@
 --   {{done}}         when that contact counts, over c (the contact) and k (the child, with its dob)
 -- Denominator: the children who reached the age in a quarter an extract was
 -- delivered for (a cohort by age reached, not the number of contacts), with the
--- attributes recorded on the day they reached it.
+-- attributes recorded on the day they reached it. hv_reached keys each child by its
+-- key128.
 WITH cohort AS (
   SELECT * FROM hv_reached WHERE age = '{{age}}'
 ), done AS (
-  SELECT c.nhs_key, MAX(CASE WHEN {{done}} THEN 1 ELSE 0 END) AS ok
-  FROM hv_contacts c JOIN cohort k ON k.nhs_key = c.nhs_key
+  SELECT k.nhs_key, MAX(CASE WHEN {{done}} THEN 1 ELSE 0 END) AS ok
+  FROM hv_contacts c JOIN cohort k ON k.nhs_key = key128(c.nhs_key)
   WHERE c.contact_type = '{{contact_type}}'
-  GROUP BY c.nhs_key
+  GROUP BY k.nhs_key
 )
 SELECT k.period, k.sex, k.ethnic_group, k.imd_quintile, k.ward_code, k.ward_name,
        COALESCE(d.ok, 0) AS numerator, 1 AS denominator

@@ -935,8 +935,14 @@ pub async fn materialise_views(
         .await
         .map_err(|e| query_failed(&f, e))?;
         if path.exists() {
-            ctx.register_parquet(name.as_str(), &path_str, ParquetReadOptions::default())
-                .await?;
+            // The view's own column types (e.g. dictionary-encoded text), not the
+            // reader's defaults.
+            ctx.register_parquet(
+                name.as_str(),
+                &path_str,
+                ParquetReadOptions::default().skip_metadata(false),
+            )
+            .await?;
         } else {
             // Nothing written for an empty result: an empty table of the same shape.
             let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]])?;
