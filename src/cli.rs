@@ -303,10 +303,13 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let rec = run_with_retries(&project, &storage, PseudoKey::demo(), &opts).await?;
             let headline =
                 crate::indicators::headline(&rec.0.scorecard, &crate::indicators::council(&project));
+            let targets = crate::indicators::targets::summary(&rec.0.targets);
             print_result(&storage, rec)?;
             println!("lake tables: {}", storage.display("lake/"));
             println!("scorecard:   {}", storage.display("outputs/scorecard.parquet"));
+            println!("targets:     {}", storage.display("outputs/targets.parquet"));
             println!("\n{headline}");
+            println!("{targets}");
             Ok(())
         }
     }

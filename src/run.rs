@@ -73,6 +73,9 @@ pub struct RunRecord {
     pub no_changes_since: Option<String>,
     #[serde(skip)]
     pub scorecard: Vec<crate::indicators::Row>,
+    /// The `[[target]]`s evaluated on this run's scorecard (in `outputs/targets.*`).
+    #[serde(skip)]
+    pub targets: Vec<crate::indicators::targets::TargetRow>,
     /// Landing files no source reads (`landing/<source>/<file>`): not matching the
     /// source's `files` pattern.
     pub not_recognised: Vec<String>,
@@ -129,6 +132,7 @@ pub async fn run_with_record(
         no_changes_since: None,
         scorecard_seconds: 0.0,
         scorecard: Vec::new(),
+        targets: Vec::new(),
         not_recognised: Vec::new(),
         error: None,
     };
@@ -530,6 +534,10 @@ async fn run_inner(
         "scorecard published"
     );
     rec.scorecard = rows;
+    for t in &card.targets {
+        info!(target_name = %t.target, status = t.status.as_str(), "target: {}", t.wording);
+    }
+    rec.targets = card.targets;
     Ok(())
 }
 

@@ -57,12 +57,19 @@ pub fn wilson(x: f64, n: f64, z: f64) -> Result<Interval, StatsError> {
 pub fn newcombe(x1: f64, n1: f64, x2: f64, n2: f64, z: f64) -> Result<Interval, StatsError> {
     let a = wilson(x1, n1, z)?;
     let b = wilson(x2, n2, z)?;
-    let (p1, p2) = (x1 / n1, x2 / n2);
-    let d = p1 - p2;
-    Ok(Interval {
-        lower: d - ((p1 - a.lower).powi(2) + (b.upper - p2).powi(2)).sqrt(),
-        upper: d + ((a.upper - p1).powi(2) + (p2 - b.lower).powi(2)).sqrt(),
-    })
+    Ok(mover(x1 / n1, a, x2 / n2, b))
+}
+
+/// MOVER (method of variance estimates recovery; Zou & Donner 2008): an interval
+/// for `e1 − e2`, two independent estimates, from each one's own interval at the
+/// same level. Newcombe's interval is MOVER over two Wilson intervals; the change
+/// of a gap between two years is MOVER over the two years' Newcombe intervals.
+pub fn mover(e1: f64, ci1: Interval, e2: f64, ci2: Interval) -> Interval {
+    let d = e1 - e2;
+    Interval {
+        lower: d - ((e1 - ci1.lower).powi(2) + (ci2.upper - e2).powi(2)).sqrt(),
+        upper: d + ((ci1.upper - e1).powi(2) + (e2 - ci2.lower).powi(2)).sqrt(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -312,6 +319,18 @@ mod tests {
             let d = x1 / n1 - x2 / n2;
             prop_assert!(i.lower <= d + 1e-12 && d <= i.upper + 1e-12);
             prop_assert!(-1.0 - 1e-12 <= i.lower && i.upper <= 1.0 + 1e-12);
+        }
+
+        /// With symmetric intervals (e ± a, e ± b) MOVER is the familiar
+        /// d ± √(a² + b²); and it always holds the difference.
+        #[test]
+        fn mover_with_symmetric_intervals_adds_variances(
+            e1 in -50.0f64..50.0, a in 0.0f64..20.0, e2 in -50.0f64..50.0, b in 0.0f64..20.0,
+        ) {
+            let i = mover(e1, Interval { lower: e1 - a, upper: e1 + a }, e2, Interval { lower: e2 - b, upper: e2 + b });
+            let half = (a * a + b * b).sqrt();
+            prop_assert!((i.lower - (e1 - e2 - half)).abs() < 1e-9);
+            prop_assert!((i.upper - (e1 - e2 + half)).abs() < 1e-9);
         }
 
         #[test]

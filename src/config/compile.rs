@@ -42,6 +42,8 @@ pub struct Project {
     pub ops: super::ops::Ops,
     /// The scorecard engine's memory limit and scratch folder.
     pub compute: super::Compute,
+    /// `[[target]]` entries (checked against the catalogue where it is loaded).
+    pub targets: Vec<super::TargetSpec>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -338,6 +340,7 @@ pub fn load_project(dir: &Path) -> Result<Project> {
         seeds: Arc::new(seeds),
         ops: ops.expect("compiled when startwell.toml parsed"),
         compute: raw.compute,
+        targets: raw.targets,
     })
 }
 

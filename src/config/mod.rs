@@ -6,12 +6,14 @@
 
 pub mod compile;
 pub mod ops;
+pub mod target;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 pub use compile::{Plan, Project, SourcePlan, load_project};
+pub use target::{Aim, TargetSpec};
 
 /// The files that make a project: `startwell.toml` and the configuration folders.
 pub const PROJECT_ITEMS: &[&str] = &["startwell.toml", "pipelines", "schemas", "seeds"];
@@ -64,6 +66,9 @@ pub struct RawProject {
     /// Memory and scratch space of the scorecard's query engine.
     #[serde(default)]
     pub compute: Compute,
+    /// What the strategy promised: `[[target]]` entries (see `config/target.rs`).
+    #[serde(default, rename = "target")]
+    pub targets: Vec<TargetSpec>,
 }
 
 /// `[compute]`: bounds on the scorecard's query engine.

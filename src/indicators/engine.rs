@@ -730,6 +730,8 @@ pub struct Scorecard {
     pub disclosure: Publication,
     /// Why some rows are not available (e.g. cohorts the extracts did not see whole).
     pub notes: Vec<String>,
+    /// The `[[target]]`s, evaluated on the published rows (after publishing).
+    pub targets: Vec<super::targets::TargetRow>,
 }
 
 /// Where and how widely the engine works.
@@ -864,6 +866,7 @@ pub async fn compute(
         rows,
         disclosure,
         notes,
+        targets: Vec::new(),
     })
 }
 

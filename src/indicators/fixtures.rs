@@ -50,6 +50,73 @@ pub struct Fixture {
     pub tables: BTreeMap<String, FixtureTable>,
     #[serde(default)]
     pub expect: Vec<Expect>,
+    /// Instead of `tables`: published council rows, for fixtures of targets.
+    #[serde(default)]
+    pub published: Vec<Published>,
+    /// `[[target]]` entries, as in `startwell.toml`, evaluated on the rows.
+    #[serde(default, rename = "target")]
+    pub targets: Vec<crate::config::TargetSpec>,
+    #[serde(default)]
+    pub expect_target: Vec<ExpectTarget>,
+}
+
+/// A published row of the council (`local_authority`), for fixtures of targets.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Published {
+    pub indicator: String,
+    pub period: String,
+    #[serde(default = "all")]
+    pub breakdown: String,
+    #[serde(default = "all_value")]
+    pub breakdown_value: String,
+    #[serde(default)]
+    pub numerator: Option<i64>,
+    #[serde(default)]
+    pub denominator: Option<i64>,
+    #[serde(default)]
+    pub value: Option<f64>,
+    #[serde(default)]
+    pub lower_95: Option<f64>,
+    #[serde(default)]
+    pub upper_95: Option<f64>,
+    #[serde(default)]
+    pub benchmark_value: Option<f64>,
+    #[serde(default = "not_compared")]
+    pub comparison: String,
+    #[serde(default)]
+    pub status_symbol: Option<String>,
+}
+
+/// What a target must come to. Numbers are compared to 3 decimal places.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectTarget {
+    pub target: String,
+    pub status: String,
+    #[serde(default)]
+    pub latest_period: Option<String>,
+    #[serde(default)]
+    pub change: Option<f64>,
+    #[serde(default)]
+    pub change_lower_95: Option<f64>,
+    #[serde(default)]
+    pub change_upper_95: Option<f64>,
+    #[serde(default)]
+    pub significant: Option<bool>,
+    #[serde(default)]
+    pub change_direction: Option<String>,
+    #[serde(default)]
+    pub trajectory: Option<String>,
+    #[serde(default)]
+    pub trajectory_value: Option<f64>,
+    /// `true`: the row gives no figure at all (baseline, latest, change, interval).
+    #[serde(default)]
+    pub no_figures: bool,
+}
+
+fn not_compared() -> String {
+    "not_compared".into()
 }
 
 fn one() -> i64 {
@@ -341,6 +408,113 @@ fn check(e: &Expect, rows: &[Row], council_code: &str) -> Option<String> {
     (!diffs.is_empty()).then(|| format!("{what}: {}", diffs.join(", ")))
 }
 
+/// The council rows a targets fixture gives, as the engine would publish them.
+fn published_rows(
+    fx: &Fixture,
+    catalogue: &[catalogue::Indicator],
+    council: &engine::Council,
+    file: &Path,
+) -> Result<Vec<Row>> {
+    fx.published
+        .iter()
+        .map(|p| {
+            let ind = catalogue.iter().find(|i| i.id == p.indicator).ok_or_else(|| {
+                Error::config(file, format!("published: unknown indicator `{}`", p.indicator))
+            })?;
+            let period = super::periods::from_label(ind.period_type, &p.period).ok_or_else(|| {
+                Error::config(
+                    file,
+                    format!("published: `{}` is not a period of `{}`", p.period, ind.id),
+                )
+            })?;
+            Ok(Row {
+                indicator_id: ind.id.clone(),
+                indicator_name: ind.name.clone(),
+                domain: ind.domain.as_str().into(),
+                unit: ind.kind.unit().into(),
+                polarity: engine::polarity_str(ind.polarity).into(),
+                period_key: p.period.clone(),
+                period: period.label,
+                period_start: period.start,
+                period_end: period.end,
+                area_type: "local_authority".into(),
+                area_code: council.code.clone(),
+                area_name: council.name.clone(),
+                breakdown: p.breakdown.clone(),
+                breakdown_value: p.breakdown_value.clone(),
+                numerator: p.numerator,
+                denominator: p.denominator,
+                value: p.value,
+                lower_95: p.lower_95,
+                upper_95: p.upper_95,
+                lower_998: None,
+                upper_998: None,
+                benchmark_area: p.benchmark_value.map(|_| "England".into()),
+                benchmark_value: p.benchmark_value,
+                comparison: p.comparison.clone(),
+                trend: "cannot_be_calculated".into(),
+                status_symbol: p.status_symbol.clone(),
+                numerator_sq: None,
+            })
+        })
+        .collect()
+}
+
+/// Check one target's expectation.
+fn check_target(e: &ExpectTarget, got: &[super::targets::TargetRow]) -> Option<String> {
+    let Some(r) = got.iter().find(|r| r.target == e.target) else {
+        return Some(format!("target `{}`: not evaluated", e.target));
+    };
+    let mut diffs = Vec::new();
+    if r.status.as_str() != e.status {
+        diffs.push(format!(
+            "status `{}` (expected `{}`)",
+            r.status.as_str(),
+            e.status
+        ));
+    }
+    let near = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 0.0005);
+    for (name, want, got) in [
+        ("change", e.change, r.change),
+        ("change_lower_95", e.change_lower_95, r.change_lower_95),
+        ("change_upper_95", e.change_upper_95, r.change_upper_95),
+        ("trajectory_value", e.trajectory_value, r.trajectory_value),
+    ] {
+        if let Some(w) = want
+            && !near(got, w)
+        {
+            diffs.push(format!("{name} {got:?} (expected {w:.3})"));
+        }
+    }
+    if let Some(w) = e.significant
+        && r.significant != Some(w)
+    {
+        diffs.push(format!("significant {:?} (expected {w})", r.significant));
+    }
+    for (name, want, got) in [
+        ("change_direction", &e.change_direction, &r.change_direction),
+        ("trajectory", &e.trajectory, &r.trajectory),
+        ("latest_period", &e.latest_period, &r.latest_period),
+    ] {
+        if want.is_some() && want != got {
+            diffs.push(format!("{name} {got:?} (expected {want:?})"));
+        }
+    }
+    if e.no_figures {
+        let figures = [
+            r.baseline_value,
+            r.latest_value,
+            r.change,
+            r.change_lower_95,
+            r.change_upper_95,
+        ];
+        if figures.iter().any(Option::is_some) {
+            diffs.push(format!("gives figures {figures:?} (expected none)"));
+        }
+    }
+    (!diffs.is_empty()).then(|| format!("target `{}`: {} ({})", e.target, diffs.join(", "), r.wording))
+}
+
 /// Run every fixture of the project.
 pub async fn run_all(project: &Project) -> Result<Report> {
     let mut issues: Vec<ConfigIssue> = Vec::new();
@@ -398,23 +572,35 @@ pub async fn run_all(project: &Project) -> Result<Report> {
             threshold: fx.threshold,
             symbol: project.disclosure.symbol.clone(),
         };
+        let target_issues = super::targets::check(&fx.targets, &catalogue, &file);
+        if !target_issues.is_empty() {
+            report.failures.extend(target_issues.into_iter().map(|i| Failure {
+                file: i.file,
+                message: i.message,
+            }));
+            continue;
+        }
         let scratch = super::scratch(project)?;
-        let rows = match session(project, &fx, &file, scratch.path()).await {
-            Ok(ctx) => engine::compute(
-                &ctx,
-                &selected,
-                &sql_dir,
-                &council,
-                &policy,
-                None,
-                engine::Workspace {
-                    scratch: scratch.path(),
-                    concurrent_queries: 1,
-                },
-            )
-            .await
-            .map(|c| c.rows),
-            Err(e) => Err(e),
+        let rows = if !fx.published.is_empty() {
+            published_rows(&fx, &catalogue, &council, &file)
+        } else {
+            match session(project, &fx, &file, scratch.path()).await {
+                Ok(ctx) => engine::compute(
+                    &ctx,
+                    &selected,
+                    &sql_dir,
+                    &council,
+                    &policy,
+                    None,
+                    engine::Workspace {
+                        scratch: scratch.path(),
+                        concurrent_queries: 1,
+                    },
+                )
+                .await
+                .map(|c| c.rows),
+                Err(e) => Err(e),
+            }
         };
         let rows = match rows {
             Ok(r) => r,
@@ -429,6 +615,16 @@ pub async fn run_all(project: &Project) -> Result<Report> {
         for e in &fx.expect {
             report.checks += 1;
             if let Some(m) = check(e, &rows, &council.code) {
+                report.failures.push(Failure {
+                    file: file.clone(),
+                    message: m,
+                });
+            }
+        }
+        let evaluated = super::targets::evaluate_all(&fx.targets, &catalogue, &rows, &council.code);
+        for e in &fx.expect_target {
+            report.checks += 1;
+            if let Some(m) = check_target(e, &evaluated) {
                 report.failures.push(Failure {
                     file: file.clone(),
                     message: m,

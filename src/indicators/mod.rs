@@ -8,6 +8,7 @@ pub mod fixtures;
 pub mod periods;
 pub mod protect;
 pub mod publish;
+pub mod targets;
 pub mod udf;
 
 use std::path::{Path, PathBuf};
@@ -137,6 +138,11 @@ pub async fn build_scorecard(
     let mut issues: Vec<ConfigIssue> = Vec::new();
     let d = dir(&project.dir);
     let catalogue = catalogue::load(&d, &mut issues);
+    issues.extend(targets::check(
+        &project.targets,
+        &catalogue,
+        &project.dir.join("startwell.toml"),
+    ));
     if !issues.is_empty() {
         return Err(Error::Config(issues));
     }
@@ -163,6 +169,9 @@ pub async fn build_scorecard(
     card.disclosure.run_id = run_id.to_string();
     protect::save(storage, &card.disclosure).await?;
     publish::publish(storage, &card.rows, run_id).await?;
+    // Targets read the published rows only: nothing suppressed reaches them.
+    card.targets = targets::evaluate_all(&project.targets, &catalogue, &card.rows, &council.code);
+    targets::publish(storage, &card.targets, run_id).await?;
     Ok(card)
 }
 
@@ -172,6 +181,11 @@ pub async fn validate(project: &Project) -> Vec<ConfigIssue> {
     let mut issues = Vec::new();
     let d = dir(&project.dir);
     let catalogue = catalogue::load(&d, &mut issues);
+    issues.extend(targets::check(
+        &project.targets,
+        &catalogue,
+        &project.dir.join("startwell.toml"),
+    ));
     let ctx = SessionContext::new();
     udf::register(&ctx);
     for s in &project.plan.sources {
@@ -321,7 +335,7 @@ const FINGERPRINT: &str = "state/scorecard/fingerprint.json";
 
 /// A digest of everything the scorecard is computed from: the version of every
 /// lake table it reads, every file under `pipelines/indicators/` (catalogue, SQL,
-/// views), the council and disclosure settings, and this program (version, size
+/// views), the council, disclosure and target settings, and this program (version, size
 /// and build time of the executable). Equal fingerprints give equal scorecards.
 pub async fn fingerprint(project: &Project, storage: &Storage) -> Result<String> {
     use sha2::{Digest, Sha256};
@@ -342,6 +356,7 @@ pub async fn fingerprint(project: &Project, storage: &Storage) -> Result<String>
     }
     field("council", format!("{:?}", council(project)).as_bytes());
     field("disclosure", format!("{:?}", project.disclosure).as_bytes());
+    field("targets", format!("{:?}", project.targets).as_bytes());
     let mut files = Vec::new();
     let mut stack = vec![dir(&project.dir)];
     while let Some(d) = stack.pop() {

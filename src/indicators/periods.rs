@@ -86,6 +86,29 @@ pub fn info(kind: PeriodType, key: &str) -> Option<PeriodInfo> {
     }
 }
 
+/// A published label (`2023/24`, `2024/25 Q1`, `Spring 2025`) → its period: the
+/// inverse of [`info`]'s `label`. `None` when `label` is not one of `kind`'s labels.
+pub fn from_label(kind: PeriodType, label: &str) -> Option<PeriodInfo> {
+    let key = match kind {
+        PeriodType::AcademicYear => label.replacen('/', "-", 1),
+        PeriodType::FinancialQuarter => {
+            let (year, q) = label.split_once(" Q")?;
+            format!("{}-Q{q}", year.replacen('/', "-", 1))
+        }
+        PeriodType::Term => {
+            let (term, year) = label.split_once(' ')?;
+            let y: i32 = year.parse().ok()?;
+            match term {
+                "Autumn" => format!("{y}-autumn"),
+                "Spring" => format!("{}-spring", y - 1),
+                "Summer" => format!("{}-summer", y - 1),
+                _ => return None,
+            }
+        }
+    };
+    info(kind, &key).filter(|p| p.label == label)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +141,29 @@ mod tests {
         );
         assert!(info(PeriodType::AcademicYear, "2023-25").is_none());
         assert!(info(PeriodType::Term, "2024-winter").is_none());
+    }
+
+    #[test]
+    fn labels_read_back_as_their_periods() {
+        for (kind, key) in [
+            (PeriodType::AcademicYear, "2023-24"),
+            (PeriodType::FinancialQuarter, "2024-25-Q4"),
+            (PeriodType::Term, "2024-autumn"),
+            (PeriodType::Term, "2024-spring"),
+            (PeriodType::Term, "2024-summer"),
+        ] {
+            let p = info(kind, key).unwrap();
+            assert_eq!(from_label(kind, &p.label), Some(p));
+        }
+        for (kind, label) in [
+            (PeriodType::AcademicYear, "2023-24"),
+            (PeriodType::AcademicYear, "2023/25"),
+            (PeriodType::AcademicYear, "2023/24 "),
+            (PeriodType::FinancialQuarter, "2024/25 Q5"),
+            (PeriodType::FinancialQuarter, "2024/25"),
+            (PeriodType::Term, "Winter 2025"),
+        ] {
+            assert_eq!(from_label(kind, label), None, "{label}");
+        }
     }
 }

@@ -558,3 +558,160 @@ async fn validate_names_the_indicator_at_fault_in_a_shared_query() {
     );
     assert!(messages[0].contains("comm_lang_lit_x"), "{messages:?}");
 }
+
+fn float(r: &BTreeMap<String, Field>, c: &str) -> Option<f64> {
+    match &r[c] {
+        Field::Double(v) => Some(*v),
+        _ => None,
+    }
+}
+
+/// The shipped targets are evaluated on the published rows: each figure is the
+/// council's published value for its period (or none, when not assessable), the
+/// change is latest − baseline inside its interval, and editing a target alone
+/// makes the next run recompute.
+#[tokio::test(flavor = "multi_thread")]
+async fn targets_are_evaluated_on_the_published_rows() {
+    let tp = TestProject::new();
+    tp.generate(200, 4);
+    let first = tp.run(RunOptions::default()).await.unwrap();
+    let out = tp.path().join("data/outputs");
+    let (_, card) = read_parquet(&out.join("scorecard.parquet"));
+    let (_, targets) = read_parquet(&out.join("targets.parquet"));
+    assert!(out.join("targets.csv").exists());
+    let names: Vec<String> = targets.iter().map(|t| text(t, "target")).collect();
+    assert_eq!(
+        names,
+        [
+            "fsm_gap_narrowed",
+            "fsm_boys_gap_narrowed",
+            "gld_at_or_above_england"
+        ]
+    );
+    let published = |id: &str, period: &str| {
+        let own: Vec<_> = card
+            .iter()
+            .filter(|r| {
+                text(r, "indicator_id") == id
+                    && text(r, "period") == period
+                    && text(r, "area_type") == "local_authority"
+                    && text(r, "area_code") == "E08000999"
+                    && text(r, "breakdown") == "all"
+            })
+            .collect();
+        assert_eq!(own.len(), 1, "{id} {period}");
+        float(own[0], "value")
+    };
+    let mut assessed = 0;
+    for t in &targets {
+        let status = text(t, "status");
+        let id = text(t, "indicator_id");
+        if status == "not_assessable" {
+            for c in [
+                "baseline_value",
+                "latest_value",
+                "change",
+                "change_lower_95",
+                "change_upper_95",
+            ] {
+                assert_eq!(float(t, c), None, "{id}: {c}");
+            }
+            continue;
+        }
+        assert!(
+            ["on_course", "off_course", "met", "not_met", "too_early"].contains(&status.as_str()),
+            "{status}"
+        );
+        let latest = text(t, "latest_period");
+        assert_eq!(float(t, "baseline_value"), published(&id, "2023/24"), "{id}");
+        assert_eq!(float(t, "latest_value"), published(&id, &latest), "{id}");
+        let (b, l) = (
+            float(t, "baseline_value").unwrap(),
+            float(t, "latest_value").unwrap(),
+        );
+        let d = float(t, "change").unwrap();
+        assert!((d - (l - b)).abs() < 1e-9);
+        let (lo, hi) = (
+            float(t, "change_lower_95").unwrap(),
+            float(t, "change_upper_95").unwrap(),
+        );
+        assert!(lo < d && d < hi, "{id}: {lo} {d} {hi}");
+        assert!(text(t, "wording").contains(&latest));
+        assessed += 1;
+    }
+    assert!(assessed >= 1, "{targets:?}");
+    // The demo's section names every target.
+    let summary = startwell::indicators::targets::summary(&first.targets);
+    for n in &names {
+        assert!(summary.contains(n.as_str()), "{summary}");
+    }
+
+    // Nothing new: not recomputed. A target edited: recomputed.
+    let again = tp.run(RunOptions::default()).await.unwrap();
+    assert!(again.no_changes_since.is_some());
+    let toml = tp.path().join("startwell.toml");
+    let text_before = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text_before.replacen("by = \"2026/27\"", "by = \"2027/28\"", 1),
+    )
+    .unwrap();
+    let edited = tp.run(RunOptions::default()).await.unwrap();
+    assert!(edited.no_changes_since.is_none() && edited.scorecard_rows > 0);
+    assert_eq!(edited.targets[0].by_period, "2027/28");
+}
+
+/// `validate` names each target at fault, by its place and name.
+#[tokio::test]
+async fn validate_names_each_target_at_fault() {
+    let tp = TestProject::new();
+    let toml = tp.path().join("startwell.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let start = text.find("[[target]]").unwrap();
+    let end = text.find("[serve]").unwrap();
+    let bad = r#"[[target]]
+name = "typo"
+indicator = "sr_gld_fsm_gapp"
+baseline = "2023/24"
+by = "2026/27"
+aim = "narrow"
+
+[[target]]
+name = "dates"
+indicator = "sr_gld"
+baseline = "2023-24"
+by = "2022/23"
+aim = "increase"
+
+[[target]]
+name = "no_value"
+indicator = "sr_gld"
+baseline = "2023/24"
+by = "2026/27"
+aim = "value"
+
+[[target]]
+name = "narrow_not_a_gap"
+indicator = "sr_gld"
+breakdown = "sex"
+baseline = "2023/24"
+by = "2026/27"
+aim = "narrow"
+
+"#;
+    std::fs::write(&toml, format!("{}{bad}{}", &text[..start], &text[end..])).unwrap();
+    let issues = startwell::indicators::validate(&tp.project()).await;
+    let messages: Vec<&str> = issues.iter().map(|i| i.message.as_str()).collect();
+    let expect = [
+        "[[target]] 1 (typo): no indicator `sr_gld_fsm_gapp`",
+        "[[target]] 2 (dates): baseline \"2023-24\" is not a period of `sr_gld`",
+        "[[target]] 3 (no_value): aim \"value\" needs `value`",
+        "[[target]] 4 (narrow_not_a_gap): give `breakdown` and `breakdown_value` together",
+        "[[target]] 4 (narrow_not_a_gap): aim \"narrow\" is for gaps",
+    ];
+    for e in expect {
+        assert!(messages.iter().any(|m| m.starts_with(e)), "{e}\n{messages:#?}");
+    }
+    assert_eq!(messages.len(), expect.len(), "{messages:#?}");
+    assert!(issues.iter().all(|i| i.file.ends_with("startwell.toml")));
+}
