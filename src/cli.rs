@@ -59,6 +59,11 @@ pub enum Command {
         /// Recompute the scorecard even when nothing it is computed from has changed.
         #[arg(long, conflicts_with = "no_scorecard")]
         force_scorecard: bool,
+        /// Change the pseudonymisation key: with --full-refresh, rebuild every table
+        /// from the landing zone under the key this run has (README, "Changing the
+        /// pseudonymisation key").
+        #[arg(long, requires = "full_refresh", conflicts_with = "source")]
+        new_key: bool,
     },
     /// Write synthetic partner extracts (one folder per source, as the landing zone expects).
     Generate {
@@ -197,6 +202,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             full_refresh,
             no_scorecard,
             force_scorecard,
+            new_key,
         } => {
             let project = load_project(&project_dir)?;
             let key = PseudoKey::from_env()?;
@@ -208,6 +214,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 full_refresh,
                 no_scorecard,
                 force_scorecard,
+                new_key,
                 shutdown,
                 trigger: Some("cli".into()),
             };

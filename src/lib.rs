@@ -7,6 +7,7 @@
 //! - [`read`]: reading partner files (CSV streamed, xlsx), encodings, sniffing.
 //! - [`check`]: header mapping, normalising and checking rows, keys, derived fields.
 //! - [`pseudo`]: the pseudonymisation key and child keys.
+//! - [`keycheck`]: the lake's record of the key it was built with; key rotation.
 //! - [`ingest`]: one landing file → quarantine + one atomic Delta commit.
 //! - [`lake`]: Delta writes, the ingest ledger, reading tables back.
 //! - [`reference`]: seed files → `ref_*` lake tables.
@@ -26,6 +27,7 @@ pub mod error;
 pub mod generate;
 pub mod indicators;
 pub mod ingest;
+pub mod keycheck;
 pub mod lake;
 pub mod ops;
 pub mod pseudo;

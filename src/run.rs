@@ -35,6 +35,9 @@ pub struct RunOptions {
     pub no_scorecard: bool,
     /// Recompute the scorecard even when nothing it is computed from changed.
     pub force_scorecard: bool,
+    /// Change the pseudonymisation key: rebuild every table under this run's key
+    /// (with `full_refresh`, every source; see `keycheck`).
+    pub new_key: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -124,7 +127,7 @@ pub async fn run_with_record(
         seconds: 0.0,
         demo_key: key.is_demo,
         trigger: opts.trigger.clone().unwrap_or_else(|| "cli".into()),
-        options: serde_json::json!({"source": opts.source, "full_refresh": opts.full_refresh}),
+        options: serde_json::json!({"source": opts.source, "full_refresh": opts.full_refresh, "new_key": opts.new_key}),
         sources: Vec::new(),
         files: Vec::new(),
         scorecard_rows: 0,
@@ -136,6 +139,12 @@ pub async fn run_with_record(
         not_recognised: Vec::new(),
         error: None,
     };
+    if opts.new_key && (!opts.full_refresh || opts.source.is_some()) {
+        return Err(Error::config(
+            project.dir.join("startwell.toml"),
+            "--new-key rebuilds every table under the new key: use it with --full-refresh and without --source",
+        ));
+    }
     if let Some(s) = &opts.source
         && project.plan.source(s).is_none()
     {
@@ -289,8 +298,9 @@ async fn run_inner(
     stop: &Shutdown,
     rec: &mut RunRecord,
 ) -> Result<()> {
-    crate::reference::publish_seeds(storage, &project.seeds).await?;
     let ledger = lake::read_ledger(storage).await?;
+    let guard = crate::keycheck::guard(project, storage, &key, &rec.run_id, opts.new_key, &ledger).await?;
+    crate::reference::publish_seeds(storage, &project.seeds).await?;
     // Files already settled: by content (any name) and by listing fingerprint.
     let done_hashes: HashMap<(String, String), (String, String)> = ledger
         .iter()
@@ -499,6 +509,12 @@ async fn run_inner(
         rec.sources.push(totals);
     }
     progress.finish_and_clear();
+    if guard == crate::keycheck::Guard::Rotating {
+        if let Some(reason) = stop.reason() {
+            return Err(Error::Interrupted(reason));
+        }
+        crate::keycheck::finish_rotation(storage, &ctx.key, &rec.run_id).await?;
+    }
     if opts.no_scorecard {
         return Ok(());
     }

@@ -386,6 +386,8 @@ impl Hooks for PipelineHooks {
             full_refresh,
             no_scorecard: false,
             force_scorecard: false,
+            // Never from a schedule: a change of key is done by hand.
+            new_key: false,
         };
         self.metrics.run_started();
         // What is in the landing zones now is settled by this run (arrivals during it are not).

@@ -5,6 +5,7 @@ mod deploy;
 mod hostile;
 mod identifiers;
 mod ingest;
+mod key;
 mod kill;
 mod memory_store;
 mod ops;
