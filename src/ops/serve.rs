@@ -465,6 +465,7 @@ pub async fn serve(
 ) -> Result<()> {
     let metrics = Arc::new(Metrics::new());
     let addr = listen.unwrap_or(project.ops.listen);
+    let token = super::http::token(addr)?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         Error::config(
             project.dir.join("startwell.toml"),
@@ -476,6 +477,7 @@ pub async fn serve(
         project: project.clone(),
         storage: storage.clone(),
         metrics: metrics.clone(),
+        token: token.clone(),
     });
     let http_stop = shutdown.clone();
     let http = tokio::spawn(async move {
@@ -488,7 +490,7 @@ pub async fn serve(
     if project.ops.schedules.is_empty() && !project.ops.arrival.enabled {
         warn!("no [[serve.schedule]] and [serve.arrival] is off: serving the endpoint only");
     }
-    info!(endpoint = %format!("http://{bound}"), schedules = project.ops.schedules.len(), arrival = project.ops.arrival.enabled, timezone = %project.ops.timezone, "serving");
+    info!(endpoint = %format!("http://{bound}"), bearer_token = token.is_some(), schedules = project.ops.schedules.len(), arrival = project.ops.arrival.enabled, timezone = %project.ops.timezone, "serving");
     let alerter = Alerter::from_project(&project);
     if !alerter.has_webhook() {
         info!(

@@ -268,3 +268,52 @@ fn store_errors_are_retried_with_backoff_then_fail_with_the_storage_code() {
     assert_eq!(code, startwell::error::exit_code::DATA, "{err}");
     assert!(!err.contains("retrying"), "{err}");
 }
+
+/// Beyond loopback `serve` needs a token, and `/metrics` and `/runs` then answer
+/// only a request carrying it; the health probes stay open.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_beyond_loopback_requires_a_bearer_token() {
+    let tp = TestProject::new();
+    let port = free_port();
+    let listen = format!("0.0.0.0:{port}");
+    let (code, _, err) = tp.run_binary(&["serve", "--listen", &listen]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("STARTWELL_HTTP_TOKEN") && err.contains(&listen),
+        "{err}"
+    );
+
+    let token = "a-token-for-the-test-0123456789";
+    let child = Spawned::start(
+        &tp,
+        &["serve", "--listen", &listen],
+        &[("STARTWELL_HTTP_TOKEN", token.to_string())],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let get = |path: &str, bearer: Option<&str>| {
+        let mut r = http.get(format!("{base}{path}"));
+        if let Some(b) = bearer {
+            r = r.bearer_auth(b);
+        }
+        async move { Some(r.send().await.ok()?.status().as_u16()) }
+    };
+    assert_eq!(
+        wait_for("/healthz", async || get("/healthz", None).await).await,
+        200
+    );
+    assert_eq!(get("/readyz", None).await, Some(200));
+    for path in ["/metrics", "/runs"] {
+        assert_eq!(get(path, None).await, Some(401), "{path}");
+        assert_eq!(
+            get(path, Some("a-token-for-the-test-012345678X")).await,
+            Some(401),
+            "{path}"
+        );
+        assert_eq!(get(path, Some(token)).await, Some(200), "{path}");
+    }
+    child.sigterm();
+    let (code, _, err) = child.finish();
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains(token), "the token is never logged");
+}
