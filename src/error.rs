@@ -43,9 +43,15 @@ pub enum Error {
     #[error("{0}")]
     DataRefused(String),
 
-    /// The storage root could not be read or written.
+    /// The storage root could not be read or written. `transient`: waiting may
+    /// mend it (a timeout, a 5xx, a reset connection), so the run is retried;
+    /// otherwise (not found, permission, precondition, configuration) it fails at once.
     #[error("storage error at {location}: {message}")]
-    Storage { location: String, message: String },
+    Storage {
+        location: String,
+        message: String,
+        transient: bool,
+    },
 
     /// The pseudonymisation key is missing or unusable.
     #[error("{0}")]
@@ -80,7 +86,7 @@ impl Error {
 
     /// Worth retrying after a pause: the store may come back.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Storage { .. })
+        matches!(self, Error::Storage { transient: true, .. })
     }
 
     pub fn config(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
@@ -97,10 +103,21 @@ impl Error {
         }
     }
 
-    pub fn storage(location: impl Into<String>, err: impl std::fmt::Display) -> Self {
+    /// A storage failure, retried or not as [`StoreFailure::lasting`] says.
+    pub fn storage(location: impl Into<String>, err: impl StoreFailure) -> Self {
+        Error::Storage {
+            location: location.into(),
+            transient: !err.lasting(),
+            message: err.to_string(),
+        }
+    }
+
+    /// A storage failure that waiting will not mend (e.g. a malformed store URL).
+    pub fn storage_lasting(location: impl Into<String>, err: impl std::fmt::Display) -> Self {
         Error::Storage {
             location: location.into(),
             message: err.to_string(),
+            transient: false,
         }
     }
 
@@ -109,13 +126,54 @@ impl Error {
     }
 }
 
+/// What a storage failure says about retrying: `lasting` failures (the object is
+/// not there, access is denied, a precondition failed, the request or the
+/// configuration is wrong) fail the run at once; the rest (timeouts, server
+/// errors, connections reset, after the store client's own retries) are retried.
+pub trait StoreFailure: std::fmt::Display {
+    fn lasting(&self) -> bool {
+        false
+    }
+}
+
+impl StoreFailure for object_store::Error {
+    fn lasting(&self) -> bool {
+        use object_store::Error as E;
+        match self {
+            E::NotFound { .. }
+            | E::InvalidPath { .. }
+            | E::NotSupported { .. }
+            | E::AlreadyExists { .. }
+            | E::Precondition { .. }
+            | E::NotModified { .. }
+            | E::NotImplemented { .. }
+            | E::PermissionDenied { .. }
+            | E::Unauthenticated { .. }
+            | E::UnknownConfigurationKey { .. } => true,
+            // Server errors, timeouts, connections (after the store client's own
+            // retries), and anything object_store adds later.
+            _ => false,
+        }
+    }
+}
+
+impl StoreFailure for std::io::Error {
+    fn lasting(&self) -> bool {
+        use std::io::ErrorKind as K;
+        matches!(
+            self.kind(),
+            K::NotFound | K::PermissionDenied | K::ReadOnlyFilesystem | K::InvalidInput | K::AlreadyExists
+        )
+    }
+}
+
+impl StoreFailure for &str {}
+impl StoreFailure for String {}
+
 impl From<deltalake::DeltaTableError> for Error {
     fn from(e: deltalake::DeltaTableError) -> Self {
         match e {
-            deltalake::DeltaTableError::ObjectStore { source } => Error::Storage {
-                location: "lake".into(),
-                message: source.to_string(),
-            },
+            deltalake::DeltaTableError::ObjectStore { source } => Error::storage("lake", source),
             other => Error::Internal(format!("delta lake: {other}")),
         }
     }
@@ -129,11 +187,69 @@ impl From<datafusion::error::DataFusionError> for Error {
 
 impl From<object_store::Error> for Error {
     fn from(e: object_store::Error) -> Self {
-        Error::Storage {
-            location: "storage root".into(),
-            message: e.to_string(),
-        }
+        Error::storage("storage root", e)
     }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed(m: &str) -> Box<dyn std::error::Error + Send + Sync> {
+        m.into()
+    }
+
+    /// Not found, permission, precondition and configuration fail at once; the
+    /// rest (timeouts, server errors, connections) are retried.
+    #[test]
+    fn storage_failures_are_retried_only_when_waiting_may_mend_them() {
+        let path = || "lake/x".to_string();
+        let lasting = [
+            object_store::Error::NotFound {
+                path: path(),
+                source: boxed("404"),
+            },
+            object_store::Error::PermissionDenied {
+                path: path(),
+                source: boxed("403"),
+            },
+            object_store::Error::Unauthenticated {
+                path: path(),
+                source: boxed("401"),
+            },
+            object_store::Error::Precondition {
+                path: path(),
+                source: boxed("412"),
+            },
+            object_store::Error::UnknownConfigurationKey {
+                store: "S3",
+                key: "x".into(),
+            },
+        ];
+        for e in lasting {
+            let text = e.to_string();
+            assert!(!Error::storage("s3://b/", e).is_transient(), "{text}");
+        }
+        let generic = object_store::Error::Generic {
+            store: "S3",
+            source: boxed("503 Slow Down; timed out"),
+        };
+        assert!(Error::storage("s3://b/", generic).is_transient());
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert!(Error::storage("data", reset).is_transient());
+        let denied = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        assert!(!Error::storage("data", denied).is_transient());
+        let delta = deltalake::DeltaTableError::ObjectStore {
+            source: object_store::Error::PermissionDenied {
+                path: path(),
+                source: boxed("403"),
+            },
+        };
+        let e = Error::from(delta);
+        assert!(!e.is_transient() && e.exit_code() == exit_code::STORAGE, "{e}");
+        assert!(!Error::storage_lasting("s3://", "unsupported scheme").is_transient());
+        assert!(Error::storage("state", "could not take the lease").is_transient());
+    }
+}

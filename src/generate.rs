@@ -1029,7 +1029,7 @@ impl HeadcountOut {
         }
         self.wb
             .save(&self.path)
-            .map_err(|e| Error::storage(self.path.display().to_string(), e))
+            .map_err(|e| Error::storage(self.path.display().to_string(), e.to_string()))
     }
 }
 

@@ -105,7 +105,7 @@ impl Storage {
                     .canonicalize()
                     .map_err(|e| Error::storage(abs.display().to_string(), e))?;
                 let url = Url::from_directory_path(&abs)
-                    .map_err(|_| Error::storage(abs.display().to_string(), "not an absolute path"))?;
+                    .map_err(|_| Error::storage_lasting(abs.display().to_string(), "not an absolute path"))?;
                 let store = object_store::local::LocalFileSystem::new();
                 Ok(Storage::from_parts(Arc::new(store), url))
             }
@@ -121,22 +121,22 @@ impl Storage {
                         object_store::aws::AmazonS3Builder::from_env()
                             .with_url(url.as_str())
                             .build()
-                            .map_err(|e| Error::storage(url.as_str(), e))?,
+                            .map_err(|e| Error::storage_lasting(url.as_str(), e))?,
                     ),
                     "az" | "abfs" | "abfss" | "azure" => Arc::new(
                         object_store::azure::MicrosoftAzureBuilder::from_env()
                             .with_url(url.as_str())
                             .build()
-                            .map_err(|e| Error::storage(url.as_str(), e))?,
+                            .map_err(|e| Error::storage_lasting(url.as_str(), e))?,
                     ),
                     "gs" => Arc::new(
                         object_store::gcp::GoogleCloudStorageBuilder::from_env()
                             .with_url(url.as_str())
                             .build()
-                            .map_err(|e| Error::storage(url.as_str(), e))?,
+                            .map_err(|e| Error::storage_lasting(url.as_str(), e))?,
                     ),
                     other => {
-                        return Err(Error::storage(
+                        return Err(Error::storage_lasting(
                             url.as_str(),
                             format!(
                                 "unsupported scheme `{other}` (use a path, s3://, az://, gs:// or memory://)"
