@@ -103,6 +103,13 @@ pub enum Command {
     },
     /// Run the indicator fixtures (`pipelines/indicators/tests/*.toml`): rows in, indicator rows out.
     Test,
+    /// Delete landing and quarantine files older than `[retention]` allows (landing
+    /// files only once their rows are in the lake), recording each by name and hash.
+    Purge {
+        /// Only list what is due; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn init_logging(format: LogFormat) {
@@ -152,6 +159,39 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 project_dir.join("startwell.toml").display(),
                 p.plan.sources.len(),
                 p.seeds.postcodes.len()
+            );
+            Ok(())
+        }
+        Command::Purge { dry_run } => {
+            let p = load_project(&project_dir)?;
+            let storage = Storage::open(&p.dir, &p.storage_root)?;
+            if p.retention.landing_days.is_none() && p.retention.quarantine_days.is_none() {
+                println!("no [retention] in startwell.toml: every file is kept");
+            }
+            if dry_run {
+                let ledger = crate::lake::read_ledger(&storage).await?;
+                let plan = crate::purge::plan(&p, &storage, &ledger, chrono::Utc::now()).await?;
+                for (file, size, _, reason) in &plan.due {
+                    println!("due  {file} ({size} bytes): {reason}");
+                }
+                println!(
+                    "{} file(s) due; {} landing file(s) kept because their rows are not in the lake (new, refused or changed)",
+                    plan.due.len(),
+                    plan.unsettled
+                );
+                return Ok(());
+            }
+            let rec = crate::purge::run_purge(&p, &storage, "cli").await?;
+            for f in &rec.purged {
+                println!(
+                    "deleted {} ({} bytes, sha256 {}): {}",
+                    f.file, f.size, f.sha256, f.reason
+                );
+            }
+            println!(
+                "purge: {} file(s) deleted; recorded in {}",
+                rec.purged.len(),
+                storage.display(&format!("state/runs/{}.json", rec.run_id))
             );
             Ok(())
         }
@@ -278,6 +318,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                         l.purpose, l.host, l.pid, l.expires_at
                     );
                 }
+                println!("{}", crate::purge::status_line(&project, &storage).await?);
             }
             Ok(())
         }

@@ -7,6 +7,7 @@
 //! - [`read`]: reading partner files (CSV streamed, xlsx), encodings, sniffing.
 //! - [`check`]: header mapping, normalising and checking rows, keys, derived fields.
 //! - [`pseudo`]: the pseudonymisation key and child keys.
+//! - [`purge`]: retention of identifiable files (`[retention]`, `startwell purge`).
 //! - [`keycheck`]: the lake's record of the key it was built with; key rotation.
 //! - [`ingest`]: one landing file → quarantine + one atomic Delta commit.
 //! - [`lake`]: Delta writes, the ingest ledger, reading tables back.
@@ -31,6 +32,7 @@ pub mod keycheck;
 pub mod lake;
 pub mod ops;
 pub mod pseudo;
+pub mod purge;
 pub mod read;
 pub mod reference;
 pub mod run;

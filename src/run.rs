@@ -79,10 +79,68 @@ pub struct RunRecord {
     /// The `[[target]]`s evaluated on this run's scorecard (in `outputs/targets.*`).
     #[serde(skip)]
     pub targets: Vec<crate::indicators::targets::TargetRow>,
+    /// Files deleted under `[retention]` (`startwell purge`): name, size, SHA-256.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub purged: Vec<crate::purge::Purged>,
     /// Landing files no source reads (`landing/<source>/<file>`): not matching the
     /// source's `files` pattern.
     pub not_recognised: Vec<String>,
     pub error: Option<String>,
+}
+
+impl RunRecord {
+    /// A run just started.
+    pub fn new(run_id: &str, trigger: String, demo_key: bool, options: serde_json::Value) -> Self {
+        RunRecord {
+            run_id: run_id.to_string(),
+            status: "running".into(),
+            started_at: chrono::Utc::now().to_rfc3339(),
+            finished_at: None,
+            seconds: 0.0,
+            demo_key,
+            trigger,
+            options,
+            sources: Vec::new(),
+            files: Vec::new(),
+            scorecard_rows: 0,
+            scorecard_notes: Vec::new(),
+            no_changes_since: None,
+            scorecard_seconds: 0.0,
+            scorecard: Vec::new(),
+            targets: Vec::new(),
+            purged: Vec::new(),
+            not_recognised: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+/// The run lease for `run_id`, or the error saying which run holds it.
+pub(crate) async fn acquire_lease(
+    project: &Project,
+    storage: &Storage,
+    run_id: &str,
+) -> Result<lease::Lease> {
+    match lease::try_acquire(
+        storage,
+        std::sync::Arc::new(SystemClock),
+        project.ops.lease,
+        run_id,
+    )
+    .await?
+    {
+        Acquire::Acquired(l) => Ok(l),
+        Acquire::Held(other) => Err(Error::LeaseHeld(format!(
+            "another run is in progress on {}: run {} on host {} (pid {}) holds the run lease until {} (renewed while it runs); this run did nothing",
+            storage.display(""),
+            other.purpose,
+            other.host,
+            other.pid,
+            other
+                .expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ))),
+    }
 }
 
 pub fn new_run_id() -> String {
@@ -90,7 +148,7 @@ pub fn new_run_id() -> String {
     format!("{}-{:04x}", now.format("%Y%m%dT%H%M%SZ"), rand::random::<u16>())
 }
 
-async fn write_record(storage: &Storage, rec: &RunRecord) -> Result<()> {
+pub(crate) async fn write_record(storage: &Storage, rec: &RunRecord) -> Result<()> {
     let json = serde_json::to_vec_pretty(rec).map_err(Error::internal)?;
     storage
         .put(&format!("state/runs/{}.json", rec.run_id), json.into())
@@ -119,26 +177,12 @@ pub async fn run_with_record(
 ) -> Result<(RunRecord, Result<()>)> {
     let run_id = new_run_id();
     let started = std::time::Instant::now();
-    let mut rec = RunRecord {
-        run_id: run_id.clone(),
-        status: "running".into(),
-        started_at: chrono::Utc::now().to_rfc3339(),
-        finished_at: None,
-        seconds: 0.0,
-        demo_key: key.is_demo,
-        trigger: opts.trigger.clone().unwrap_or_else(|| "cli".into()),
-        options: serde_json::json!({"source": opts.source, "full_refresh": opts.full_refresh, "new_key": opts.new_key}),
-        sources: Vec::new(),
-        files: Vec::new(),
-        scorecard_rows: 0,
-        scorecard_notes: Vec::new(),
-        no_changes_since: None,
-        scorecard_seconds: 0.0,
-        scorecard: Vec::new(),
-        targets: Vec::new(),
-        not_recognised: Vec::new(),
-        error: None,
-    };
+    let mut rec = RunRecord::new(
+        &run_id,
+        opts.trigger.clone().unwrap_or_else(|| "cli".into()),
+        key.is_demo,
+        serde_json::json!({"source": opts.source, "full_refresh": opts.full_refresh, "new_key": opts.new_key}),
+    );
     if opts.new_key && (!opts.full_refresh || opts.source.is_some()) {
         return Err(Error::config(
             project.dir.join("startwell.toml"),
@@ -163,28 +207,7 @@ pub async fn run_with_record(
         ));
     }
     // Never two runs at once on one storage root.
-    let held = match lease::try_acquire(
-        storage,
-        std::sync::Arc::new(SystemClock),
-        project.ops.lease,
-        &run_id,
-    )
-    .await?
-    {
-        Acquire::Acquired(l) => l,
-        Acquire::Held(other) => {
-            return Err(Error::LeaseHeld(format!(
-                "another run is in progress on {}: run {} on host {} (pid {}) holds the run lease until {} (renewed while it runs); this run did nothing",
-                storage.display(""),
-                other.purpose,
-                other.host,
-                other.pid,
-                other
-                    .expires_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            )));
-        }
-    };
+    let held = acquire_lease(project, storage, &run_id).await?;
     // The run stops on an outside request or when its lease is lost.
     let stop = Shutdown::new();
     let forward = {

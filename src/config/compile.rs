@@ -44,6 +44,8 @@ pub struct Project {
     pub compute: super::Compute,
     /// `[[target]]` entries (checked against the catalogue where it is loaded).
     pub targets: Vec<super::TargetSpec>,
+    /// How long identifiable files are kept.
+    pub retention: super::Retention,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -341,6 +343,7 @@ pub fn load_project(dir: &Path) -> Result<Project> {
         ops: ops.expect("compiled when startwell.toml parsed"),
         compute: raw.compute,
         targets: raw.targets,
+        retention: raw.retention,
     })
 }
 

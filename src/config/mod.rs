@@ -66,9 +66,26 @@ pub struct RawProject {
     /// Memory and scratch space of the scorecard's query engine.
     #[serde(default)]
     pub compute: Compute,
+    /// How long identifiable files are kept (`startwell purge`).
+    #[serde(default)]
+    pub retention: Retention,
     /// What the strategy promised: `[[target]]` entries (see `config/target.rs`).
     #[serde(default, rename = "target")]
     pub targets: Vec<TargetSpec>,
+}
+
+/// `[retention]`: how long files holding identifiers are kept (`startwell purge`,
+/// and daily under `serve`). Unset: kept until someone deletes them.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Days a landing file is kept after its rows were ingested. Files never
+    /// ingested (new, refused, changed since) are never deleted.
+    #[serde(default)]
+    pub landing_days: Option<u32>,
+    /// Days a quarantine file (rejected rows, with their identifiers) is kept.
+    #[serde(default)]
+    pub quarantine_days: Option<u32>,
 }
 
 /// `[compute]`: bounds on the scorecard's query engine.

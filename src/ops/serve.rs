@@ -298,6 +298,8 @@ pub struct PipelineHooks {
     settled: HashSet<LandingKey>,
     /// Last alerted freshness per source (alerts go out when it changes).
     alerted: HashMap<String, FreshState>,
+    /// When `[retention]` last purged (daily, after a run).
+    last_purge: Option<std::time::Instant>,
 }
 
 impl PipelineHooks {
@@ -319,6 +321,36 @@ impl PipelineHooks {
             known: HashMap::new(),
             settled: HashSet::new(),
             alerted: HashMap::new(),
+            last_purge: None,
+        }
+    }
+
+    /// `[retention]`, at most once a day, after a run (under its own lease).
+    async fn purge_daily(&mut self) {
+        let r = &self.project.retention;
+        let due = self
+            .last_purge
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(24 * 3600));
+        if (r.landing_days.is_none() && r.quarantine_days.is_none()) || !due || self.shutdown.is_requested() {
+            return;
+        }
+        match crate::purge::run_purge(&self.project, &self.storage, "purge:daily").await {
+            Ok(rec) => {
+                self.last_purge = Some(std::time::Instant::now());
+                info!(run_id = %rec.run_id, deleted = rec.purged.len(), "retention: purge done");
+            }
+            Err(Error::LeaseHeld(msg)) => info!("{msg}; purging after the next run"),
+            Err(e) => {
+                self.last_purge = Some(std::time::Instant::now());
+                error!(error = %e, "retention: purge failed");
+                self.alerter
+                    .send(&alert::Event::RunFailed {
+                        run_id: "-".into(),
+                        status: "purge failed".into(),
+                        error: e.to_string(),
+                    })
+                    .await;
+            }
         }
     }
 
@@ -428,6 +460,7 @@ impl Hooks for PipelineHooks {
                     .await;
             }
         }
+        self.purge_daily().await;
     }
 
     async fn pending(&mut self) -> Result<Option<(usize, u64)>> {

@@ -9,4 +9,5 @@ mod key;
 mod kill;
 mod memory_store;
 mod ops;
+mod retention;
 mod scorecard;

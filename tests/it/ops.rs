@@ -317,3 +317,45 @@ async fn serve_beyond_loopback_requires_a_bearer_token() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains(token), "the token is never logged");
 }
+
+/// `serve` purges under `[retention]` once a day, after a run: the landing files
+/// ingested by the arrival run are deleted and the purge is in `/runs`.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_purges_daily_after_a_run() {
+    let tp = TestProject::new();
+    let manifest = tp.path().join("startwell.toml");
+    let toml = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("# landing_days = 90", "landing_days = 0");
+    std::fs::write(
+        &manifest,
+        format!("{toml}\n[serve.arrival]\nenabled = true\npoll_seconds = 1\nquiet_seconds = 1\n"),
+    )
+    .unwrap();
+    tp.generate(20, 1);
+    let port = free_port();
+    let child = Spawned::start(&tp, &["serve", "--listen", &format!("127.0.0.1:{port}")], &[]);
+    let http = reqwest::Client::new();
+    let runs = wait_for("a daily purge in /runs", async || {
+        let r = http
+            .get(format!("http://127.0.0.1:{port}/runs"))
+            .send()
+            .await
+            .ok()?;
+        let runs: Vec<serde_json::Value> = serde_json::from_str(&r.text().await.ok()?).ok()?;
+        runs.iter().any(|r| r["trigger"] == "purge:daily").then_some(runs)
+    })
+    .await;
+    let purge = runs.iter().find(|r| r["trigger"] == "purge:daily").unwrap();
+    assert_eq!(purge["status"], "succeeded", "{purge}");
+    assert!(!purge["purged"].as_array().unwrap().is_empty(), "{purge}");
+    assert!(
+        runs.iter()
+            .any(|r| r["trigger"] == "arrival" && r["status"] == "succeeded")
+    );
+    child.sigterm();
+    let (code, _, err) = child.finish();
+    assert_eq!(code, 0, "{err}");
+    let left: Vec<_> = std::fs::read_dir(tp.landing().join("eyfsp")).unwrap().collect();
+    assert!(left.is_empty(), "ingested landing files are purged");
+}
