@@ -109,23 +109,29 @@ pub async fn publish(storage: &Storage, rows: &[Row], run_id: &str) -> Result<()
         .with_table_name(HISTORY_TABLE)
         .await?;
 
+    write_outputs(storage, "scorecard", &batch).await
+}
+
+/// `outputs/<name>.parquet` and `outputs/<name>.csv` (formulas neutralised), each
+/// one whole-object put.
+pub async fn write_outputs(storage: &Storage, name: &str, batch: &RecordBatch) -> Result<()> {
     let mut parquet = Vec::new();
     {
         let mut w = ArrowWriter::try_new(&mut parquet, batch.schema(), None).map_err(Error::internal)?;
-        w.write(&batch).map_err(Error::internal)?;
+        w.write(batch).map_err(Error::internal)?;
         w.close().map_err(Error::internal)?;
     }
-    storage.put("outputs/scorecard.parquet", parquet.into()).await?;
-
+    storage
+        .put(&format!("outputs/{name}.parquet"), parquet.into())
+        .await?;
     let mut csv = Vec::new();
     {
         let mut w = datafusion::arrow::csv::WriterBuilder::new()
             .with_header(true)
             .build(&mut csv);
-        w.write(&neutralise_formulas(&batch)?).map_err(Error::internal)?;
+        w.write(&neutralise_formulas(batch)?).map_err(Error::internal)?;
     }
-    storage.put("outputs/scorecard.csv", csv.into()).await?;
-    Ok(())
+    storage.put(&format!("outputs/{name}.csv"), csv.into()).await
 }
 
 /// Text that a spreadsheet would run as a formula when it opens a CSV (a cell

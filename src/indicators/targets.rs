@@ -32,7 +32,6 @@ use crate::stats::{self, Interval, Polarity, Z95};
 use crate::storage::Storage;
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::parquet::arrow::ArrowWriter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -651,23 +650,7 @@ pub fn to_batch(rows: &[TargetRow], run_id: &str) -> Result<RecordBatch> {
 
 /// `outputs/targets.parquet` and `outputs/targets.csv`, each one whole-object put.
 pub async fn publish(storage: &Storage, rows: &[TargetRow], run_id: &str) -> Result<()> {
-    let batch = to_batch(rows, run_id)?;
-    let mut parquet = Vec::new();
-    {
-        let mut w = ArrowWriter::try_new(&mut parquet, batch.schema(), None).map_err(Error::internal)?;
-        w.write(&batch).map_err(Error::internal)?;
-        w.close().map_err(Error::internal)?;
-    }
-    storage.put("outputs/targets.parquet", parquet.into()).await?;
-    let mut csv = Vec::new();
-    {
-        let mut w = datafusion::arrow::csv::WriterBuilder::new()
-            .with_header(true)
-            .build(&mut csv);
-        w.write(&super::publish::neutralise_formulas(&batch)?)
-            .map_err(Error::internal)?;
-    }
-    storage.put("outputs/targets.csv", csv.into()).await
+    super::publish::write_outputs(storage, "targets", &to_batch(rows, run_id)?).await
 }
 
 /// The demo's "Targets" section: each target's status, then what it rests on.

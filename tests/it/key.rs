@@ -25,14 +25,22 @@ fn rotation() -> RunOptions {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn another_key_is_refused_and_a_rotation_rebuilds_every_table() {
+/// A small lake ingested with key `a`; `b` is another key.
+async fn ingested_with_one_key() -> (TestProject, PseudoKey, PseudoKey) {
     let tp = TestProject::new();
     tp.generate(30, 1);
-    let (p, s) = (tp.project(), tp.storage());
     let a = PseudoKey::new(TEST_KEY.as_bytes()).unwrap();
     let b = PseudoKey::new(OTHER_KEY.as_bytes()).unwrap();
-    run(&p, &s, a.clone(), &ingest_only()).await.unwrap();
+    run(&tp.project(), &tp.storage(), a.clone(), &ingest_only())
+        .await
+        .unwrap();
+    (tp, a, b)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_key_is_refused_and_a_rotation_rebuilds_every_table() {
+    let (tp, a, b) = ingested_with_one_key().await;
+    let (p, s) = (tp.project(), tp.storage());
     let before = lake_lines(&s).await;
     let record = String::from_utf8(s.get("state/key_check.json").await.unwrap().unwrap().to_vec()).unwrap();
     assert!(
@@ -88,12 +96,8 @@ async fn another_key_is_refused_and_a_rotation_rebuilds_every_table() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unfinished_rotation_blocks_runs_and_a_missing_file_blocks_a_rotation() {
-    let tp = TestProject::new();
-    tp.generate(30, 1);
+    let (tp, a, b) = ingested_with_one_key().await;
     let (p, s) = (tp.project(), tp.storage());
-    let a = PseudoKey::new(TEST_KEY.as_bytes()).unwrap();
-    let b = PseudoKey::new(OTHER_KEY.as_bytes()).unwrap();
-    run(&p, &s, a.clone(), &ingest_only()).await.unwrap();
     let record = s.get("state/key_check.json").await.unwrap();
 
     // A file whose rows are in the lake has left the landing zone: no rotation.

@@ -2,6 +2,7 @@
 
 mod common;
 mod deploy;
+mod emulators;
 mod hostile;
 mod identifiers;
 mod ingest;
