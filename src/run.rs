@@ -121,6 +121,7 @@ pub(crate) async fn acquire_lease(
     storage: &Storage,
     run_id: &str,
 ) -> Result<lease::Lease> {
+    storage.check_put_if_absent(run_id).await?;
     match lease::try_acquire(
         storage,
         std::sync::Arc::new(SystemClock),

@@ -287,6 +287,29 @@ impl Storage {
         }
     }
 
+    /// Whether the store honours put-if-absent (a conditional PUT): the run lease
+    /// and Delta's commits depend on it. A store that overwrites anyway is refused
+    /// before a run does anything, rather than run unsafely.
+    pub async fn check_put_if_absent(&self, run_id: &str) -> Result<()> {
+        let rel = format!("state/probe/{run_id}");
+        let first = self.put_if_absent(&rel, Bytes::from_static(b"probe")).await;
+        let second = match first {
+            Ok(_) => self.put_if_absent(&rel, Bytes::from_static(b"probe")).await,
+            Err(_) => Ok(true),
+        };
+        let _ = self.delete(&rel).await;
+        if first? && !second? {
+            return Ok(());
+        }
+        Err(Error::storage_lasting(
+            self.display(""),
+            "the store does not honour put-if-absent (a create-only PUT replaced an object that was already \
+             there): the run lease and Delta's commits rely on it, so two runs could overlap and commits could \
+             be lost. Nothing was run. Use a store that supports conditional writes (S3, Azure Blob, GCS, MinIO, \
+             a local folder)",
+        ))
+    }
+
     /// Remove `rel` (no error when it is already gone).
     pub async fn delete(&self, rel: &str) -> Result<()> {
         match self.store.delete(&self.path(rel)).await {
@@ -454,6 +477,84 @@ fn list_local(dir: &Path) -> std::io::Result<Vec<LandingFile>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An in-memory store that ignores create-only PUTs, like a store without
+    /// conditional writes.
+    #[derive(Debug)]
+    struct Overwrites(object_store::memory::InMemory);
+
+    impl std::fmt::Display for Overwrites {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Overwrites")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Overwrites {
+        async fn put_opts(
+            &self,
+            location: &ObjPath,
+            payload: PutPayload,
+            _opts: object_store::PutOptions,
+        ) -> object_store::Result<object_store::PutResult> {
+            self.0.put_opts(location, payload, Default::default()).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &ObjPath,
+            opts: object_store::PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+            self.0.put_multipart_opts(location, opts).await
+        }
+        async fn get_opts(
+            &self,
+            location: &ObjPath,
+            options: object_store::GetOptions,
+        ) -> object_store::Result<object_store::GetResult> {
+            self.0.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: futures::stream::BoxStream<'static, object_store::Result<ObjPath>>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<ObjPath>> {
+            self.0.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&ObjPath>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.0.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&ObjPath>,
+        ) -> object_store::Result<object_store::ListResult> {
+            self.0.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            from: &ObjPath,
+            to: &ObjPath,
+            options: object_store::CopyOptions,
+        ) -> object_store::Result<()> {
+            self.0.copy_opts(from, to, options).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_without_conditional_writes_is_refused() {
+        let url = Url::parse("memory://probe/").unwrap();
+        let good = Storage::from_parts(Arc::new(object_store::memory::InMemory::new()), url.clone());
+        good.check_put_if_absent("r1").await.unwrap();
+        assert!(
+            good.list("state/probe").await.unwrap().is_empty(),
+            "the probe is removed"
+        );
+        let bad = Storage::from_parts(Arc::new(Overwrites(object_store::memory::InMemory::new())), url);
+        let err = bad.check_put_if_absent("r1").await.unwrap_err();
+        assert!(err.to_string().contains("does not honour put-if-absent"), "{err}");
+        assert!(!err.is_transient());
+    }
 
     #[test]
     fn local_listing_survives_link_cycles_dangling_links_and_bad_names() {
