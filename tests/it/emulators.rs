@@ -10,7 +10,7 @@ use futures::TryStreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-use crate::common::{Spawned, TestProject};
+use crate::common::{Spawned, TestProject, free_port, wait_for};
 
 const BUCKET: &str = "startwell-it";
 const SECRET: &str = "startwell-it-SECRET-do-not-log";
@@ -39,11 +39,7 @@ impl Drop for Moto {
 
 impl Moto {
     async fn start(program: PathBuf) -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = Command::new(program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -52,13 +48,8 @@ impl Moto {
             .unwrap();
         let moto = Moto { child, port };
         let http = reqwest::Client::new();
-        for _ in 0..150 {
-            if http.get(moto.url()).send().await.is_ok() {
-                return moto;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("moto did not start on port {port}");
+        wait_for("moto to answer", async || http.get(moto.url()).send().await.ok()).await;
+        moto
     }
 
     fn url(&self) -> String {
@@ -233,11 +224,7 @@ async fn readyz_follows_the_store() {
     };
     let mut moto = Moto::start(program).await;
     let tp = moto.project(BUCKET, 0, 0).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = Spawned::start(
         &tp,
         &["serve", "--listen", &format!("127.0.0.1:{port}")],
@@ -252,15 +239,7 @@ async fn readyz_follows_the_store() {
             Some((r.status().as_u16(), r.text().await.ok()?))
         }
     };
-    let mut ready = None;
-    for _ in 0..100 {
-        if let Some(r) = get("/readyz").await {
-            ready = Some(r);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let (status, body) = ready.expect("serve answers");
+    let (status, body) = wait_for("serve to answer", async || get("/readyz").await).await;
     assert_eq!(status, 200, "{body}");
 
     // The store goes away.

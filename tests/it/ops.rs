@@ -3,9 +3,9 @@
 //! stopping on SIGTERM; `status` and `runs`.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::{Spawned, TestProject, count};
+use crate::common::{Spawned, TestProject, count, free_port, wait_for};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_concurrent_runs_one_ingests_the_other_exits_clearly() {
@@ -44,14 +44,6 @@ async fn two_concurrent_runs_one_ingests_the_other_exits_clearly() {
     assert!(out.contains("succeeded"), "{out}");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A webhook receiver on loopback that keeps what it is sent.
 async fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     let got = Arc::new(Mutex::new(Vec::new()));
@@ -70,20 +62,6 @@ async fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, got)
-}
-
-async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
