@@ -171,8 +171,8 @@ async fn dispatch(cli: Cli) -> Result<()> {
             if dry_run {
                 let ledger = crate::lake::read_ledger(&storage).await?;
                 let plan = crate::purge::plan(&p, &storage, &ledger, chrono::Utc::now()).await?;
-                for (file, size, _, reason) in &plan.due {
-                    println!("due  {file} ({size} bytes): {reason}");
+                for f in &plan.due {
+                    println!("due  {} ({} bytes): {}", f.file, f.size, f.reason);
                 }
                 println!(
                     "{} file(s) due; {} landing file(s) kept because their rows are not in the lake (new, refused or changed)",

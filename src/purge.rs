@@ -37,7 +37,8 @@ pub struct Purged {
 /// What is due for deletion now, and what is kept for now.
 #[derive(Debug, Default)]
 pub struct Plan {
-    pub due: Vec<(String, u64, String, String)>,
+    /// As they will be recorded; a quarantine file's `sha256` is empty until it is read.
+    pub due: Vec<Purged>,
     /// Landing files kept because they were never ingested (new, refused, changed).
     pub unsettled: usize,
 }
@@ -85,12 +86,12 @@ pub async fn plan(
                     continue;
                 };
                 if at + Duration::days(days.into()) <= now {
-                    out.due.push((
-                        format!("landing/{}/{}", plan.name, lf.relative),
-                        lf.size,
-                        e.sha256.clone(),
-                        format!("ingested {}, {days}-day landing retention", at.format("%Y-%m-%d")),
-                    ));
+                    out.due.push(Purged {
+                        file: format!("landing/{}/{}", plan.name, lf.relative),
+                        size: lf.size,
+                        sha256: e.sha256.clone(),
+                        reason: format!("ingested {}, {days}-day landing retention", at.format("%Y-%m-%d")),
+                    });
                 }
             }
         }
@@ -111,15 +112,15 @@ pub async fn plan(
                         .join("/")
                 })
                 .unwrap_or_else(|| m.location.to_string());
-            out.due.push((
-                rel,
-                m.size,
-                String::new(),
-                format!(
+            out.due.push(Purged {
+                file: rel,
+                size: m.size,
+                sha256: String::new(),
+                reason: format!(
                     "written {}, {days}-day quarantine retention",
                     m.last_modified.format("%Y-%m-%d")
                 ),
-            ));
+            });
         }
     }
     Ok(out)
@@ -134,23 +135,16 @@ pub async fn purge(
 ) -> Result<Vec<Purged>> {
     let plan = plan(project, storage, ledger, now).await?;
     let mut done = Vec::new();
-    for (file, size, sha, reason) in plan.due {
-        let sha256 = if sha.is_empty() {
-            match storage.get(&file).await? {
-                Some(bytes) => hex::encode(Sha256::digest(&bytes)),
-                None => continue,
-            }
-        } else {
-            sha
-        };
-        storage.delete(&file).await?;
-        tracing::info!(file = %file, sha256 = %sha256, "deleted under [retention]: {reason}");
-        done.push(Purged {
-            file,
-            size,
-            sha256,
-            reason,
-        });
+    for mut f in plan.due {
+        if f.sha256.is_empty() {
+            let Some(bytes) = storage.get(&f.file).await? else {
+                continue;
+            };
+            f.sha256 = hex::encode(Sha256::digest(&bytes));
+        }
+        storage.delete(&f.file).await?;
+        tracing::info!(file = %f.file, sha256 = %f.sha256, "deleted under [retention]: {}", f.reason);
+        done.push(f);
     }
     Ok(done)
 }

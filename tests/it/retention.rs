@@ -85,7 +85,7 @@ async fn files_are_purged_when_due_and_never_before_their_rows_are_in_the_lake()
     let plan = startwell::purge::plan(&p, &s, &ledger, now + Duration::days(11))
         .await
         .unwrap();
-    assert!(!plan.due.is_empty() && plan.due.iter().all(|d| d.0.starts_with("quarantine/")));
+    assert!(!plan.due.is_empty() && plan.due.iter().all(|d| d.file.starts_with("quarantine/")));
 
     let lake = lake_lines(&s).await;
     let done = startwell::purge::purge(&p, &s, &ledger, now + Duration::days(31))
