@@ -150,10 +150,29 @@ impl StoreFailure for object_store::Error {
             | E::PermissionDenied { .. }
             | E::Unauthenticated { .. }
             | E::UnknownConfigurationKey { .. } => true,
+            E::Generic { source, .. } => client_error(&source.to_string()),
             // Server errors, timeouts, connections (after the store client's own
             // retries), and anything object_store adds later.
             _ => false,
         }
+    }
+}
+
+/// Whether an HTTP store's message reports a client error (4xx) that waiting
+/// will not mend: a bad request or a wrong configuration. object_store keeps the
+/// status of the errors it does not map to a variant inside a private type, so
+/// this reads its message ("Server returned non-2xx status code: 400 Bad
+/// Request: …"); 408 (timeout) and 429 (slow down) stay transient.
+fn client_error(message: &str) -> bool {
+    const MARK: &str = "status code: ";
+    let Some(at) = message.find(MARK) else {
+        return false;
+    };
+    let code: String = message[at + MARK.len()..].chars().take(3).collect();
+    match code.parse::<u16>() {
+        Ok(408 | 429) => false,
+        Ok(status) => (400..500).contains(&status),
+        Err(_) => false,
     }
 }
 
@@ -237,6 +256,33 @@ mod tests {
             source: boxed("503 Slow Down; timed out"),
         };
         assert!(Error::storage("s3://b/", generic).is_transient());
+        for (message, transient) in [
+            (
+                "Server returned non-2xx status code: 400 Bad Request: InvalidArgument",
+                false,
+            ),
+            ("Server returned non-2xx status code: 409 Conflict: ", false),
+            (
+                "Server returned non-2xx status code: 429 Too Many Requests: ",
+                true,
+            ),
+            ("Server returned non-2xx status code: 408 Request Timeout: ", true),
+            (
+                "Server returned non-2xx status code: 503 Service Unavailable: ",
+                true,
+            ),
+            ("error sending request: connection reset", true),
+        ] {
+            let generic = object_store::Error::Generic {
+                store: "S3",
+                source: boxed(&format!("Error performing PUT http://x/y in 10ms - {message}")),
+            };
+            assert_eq!(
+                Error::storage("s3://b/", generic).is_transient(),
+                transient,
+                "{message}"
+            );
+        }
         let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
         assert!(Error::storage("data", reset).is_transient());
         let denied = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
