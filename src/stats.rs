@@ -13,6 +13,8 @@ pub const Z998: f64 = 3.090232306167813;
 pub enum StatsError {
     #[error("invalid proportion {x}/{n}: need 0 ≤ x ≤ n and n > 0")]
     InvalidProportion { x: f64, n: f64 },
+    #[error("invalid mean: need n >= 2 values and a finite standard deviation (n = {n}, sd = {sd})")]
+    InvalidMean { n: f64, sd: f64 },
 }
 
 /// A confidence interval for a proportion, on the 0–1 scale.
@@ -60,6 +62,25 @@ pub fn newcombe(x1: f64, n1: f64, x2: f64, n2: f64, z: f64) -> Result<Interval, 
     Ok(mover(x1 / n1, a, x2 / n2, b))
 }
 
+/// The interval for a mean of `n` values with sample standard deviation `sd`,
+/// at `confidence` (0.95, 0.998): mean ± t × sd/√n with Student's t on n − 1
+/// degrees of freedom, as the public-health methods (`phe_mean`) give it. Needs
+/// n ≥ 2.
+pub fn mean_interval(mean: f64, sd: f64, n: f64, confidence: f64) -> Result<Interval, StatsError> {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    if !(n >= 2.0 && sd >= 0.0 && mean.is_finite() && sd.is_finite()) {
+        return Err(StatsError::InvalidMean { n, sd });
+    }
+    let t = StudentsT::new(0.0, 1.0, n - 1.0)
+        .map_err(|_| StatsError::InvalidMean { n, sd })?
+        .inverse_cdf(0.5 + confidence / 2.0);
+    let half = t * sd / n.sqrt();
+    Ok(Interval {
+        lower: mean - half,
+        upper: mean + half,
+    })
+}
+
 /// MOVER (method of variance estimates recovery; Zou & Donner 2008): an interval
 /// for `e1 − e2`, two independent estimates, from each one's own interval at the
 /// same level. Newcombe's interval is MOVER over two Wilson intervals; the change
@@ -80,35 +101,81 @@ pub enum Polarity {
     NotApplicable,
 }
 
+/// How an area compares with its benchmark, worded as the national profiles do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Comparison {
-    Better,
+    /// Better: the benchmark is outside the area's 95% interval (not its 99.8%).
+    Better95,
+    /// Better: the benchmark is outside the area's 99.8% interval too.
+    Better998,
     Similar,
-    Worse,
-    Best,
-    Worst,
+    Worse95,
+    Worse998,
+    /// No polarity: significantly lower / higher than the benchmark (95%).
+    Lower,
+    Higher,
     NotCompared,
 }
 
 impl Comparison {
+    pub const ALL: [Comparison; 8] = [
+        Comparison::Better998,
+        Comparison::Better95,
+        Comparison::Similar,
+        Comparison::Worse95,
+        Comparison::Worse998,
+        Comparison::Lower,
+        Comparison::Higher,
+        Comparison::NotCompared,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            Comparison::Better => "better",
+            Comparison::Better95 => "better_95",
+            Comparison::Better998 => "better_998",
             Comparison::Similar => "similar",
-            Comparison::Worse => "worse",
-            Comparison::Best => "best",
-            Comparison::Worst => "worst",
+            Comparison::Worse95 => "worse_95",
+            Comparison::Worse998 => "worse_998",
+            Comparison::Lower => "lower",
+            Comparison::Higher => "higher",
             Comparison::NotCompared => "not_compared",
         }
+    }
+
+    pub fn parse(text: &str) -> Option<Comparison> {
+        Comparison::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
+    /// In words, for people (a report's cell, a target's status).
+    pub fn wording(self) -> &'static str {
+        match self {
+            Comparison::Better95 => "better (95%)",
+            Comparison::Better998 => "better (99.8%)",
+            Comparison::Similar => "similar",
+            Comparison::Worse95 => "worse (95%)",
+            Comparison::Worse998 => "worse (99.8%)",
+            Comparison::Lower => "lower",
+            Comparison::Higher => "higher",
+            Comparison::NotCompared => "not compared",
+        }
+    }
+
+    pub fn is_better(self) -> bool {
+        matches!(self, Comparison::Better95 | Comparison::Better998)
+    }
+
+    pub fn is_worse(self) -> bool {
+        matches!(self, Comparison::Worse95 | Comparison::Worse998)
     }
 }
 
 /// Compare a benchmark value with the area's 95% interval (and 99.8% for the
-/// two-level method, when given): the benchmark inside → similar; outside → better
-/// or worse by polarity; outside the 99.8% interval too → best or worst.
+/// two-level method, when given): the benchmark inside → similar; outside →
+/// better or worse by polarity (`_998` when outside the 99.8% interval too), or
+/// lower / higher when the indicator has no polarity.
 pub fn compare(benchmark: f64, ci95: Interval, ci998: Option<Interval>, polarity: Polarity) -> Comparison {
-    if polarity == Polarity::NotApplicable || !benchmark.is_finite() {
+    if !benchmark.is_finite() {
         return Comparison::NotCompared;
     }
     let area_above = benchmark < ci95.lower;
@@ -116,17 +183,26 @@ pub fn compare(benchmark: f64, ci95: Interval, ci998: Option<Interval>, polarity
     if !area_above && !area_below {
         return Comparison::Similar;
     }
+    if polarity == Polarity::NotApplicable {
+        return if area_above {
+            Comparison::Higher
+        } else {
+            Comparison::Lower
+        };
+    }
     let far = ci998.is_some_and(|c| benchmark < c.lower || benchmark > c.upper);
     let good = (area_above && polarity == Polarity::HigherIsBetter)
         || (area_below && polarity == Polarity::LowerIsBetter);
     match (good, far) {
-        (true, true) => Comparison::Best,
-        (true, false) => Comparison::Better,
-        (false, true) => Comparison::Worst,
-        (false, false) => Comparison::Worse,
+        (true, true) => Comparison::Better998,
+        (true, false) => Comparison::Better95,
+        (false, true) => Comparison::Worse998,
+        (false, false) => Comparison::Worse95,
     }
 }
 
+/// The direction of a significant trend (the statistic); [`Trend::label`] words
+/// it with the indicator's polarity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Trend {
@@ -137,12 +213,19 @@ pub enum Trend {
 }
 
 impl Trend {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trend::Increasing => "increasing",
-            Trend::Decreasing => "decreasing",
-            Trend::NoSignificantChange => "no_significant_change",
-            Trend::CannotBeCalculated => "cannot_be_calculated",
+    /// The published word: `increasing_getting_better`, …; `increasing` /
+    /// `decreasing` where polarity does not apply.
+    pub fn label(self, polarity: Polarity) -> &'static str {
+        use Polarity::*;
+        match (self, polarity) {
+            (Trend::Increasing, HigherIsBetter) => "increasing_getting_better",
+            (Trend::Increasing, LowerIsBetter) => "increasing_getting_worse",
+            (Trend::Decreasing, HigherIsBetter) => "decreasing_getting_worse",
+            (Trend::Decreasing, LowerIsBetter) => "decreasing_getting_better",
+            (Trend::Increasing, NotApplicable) => "increasing",
+            (Trend::Decreasing, NotApplicable) => "decreasing",
+            (Trend::NoSignificantChange, _) => "no_significant_change",
+            (Trend::CannotBeCalculated, _) => "cannot_be_calculated",
         }
     }
 }
@@ -203,6 +286,28 @@ pub fn trend(points: &[(f64, f64)]) -> Result<Trend, StatsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Student's t quantiles from R: qt(0.975, 9) = 2.262157, qt(0.999, 9) = 4.296806,
+    /// qt(0.975, 1) = 12.7062; with many values t approaches z.
+    #[test]
+    fn mean_interval_uses_students_t() {
+        let ci = mean_interval(10.0, 3.0, 10.0, 0.95).unwrap();
+        let half = 2.262157 * 3.0 / 10f64.sqrt();
+        assert!(
+            (ci.lower - (10.0 - half)).abs() < 1e-5 && (ci.upper - (10.0 + half)).abs() < 1e-5,
+            "{ci:?}"
+        );
+        let wide = mean_interval(10.0, 3.0, 10.0, 0.998).unwrap();
+        assert!(
+            (wide.upper - (10.0 + 4.296806 * 3.0 / 10f64.sqrt())).abs() < 1e-5,
+            "{wide:?}"
+        );
+        let two = mean_interval(0.0, 1.0, 2.0, 0.95).unwrap();
+        assert!((two.upper - 12.7062 / 2f64.sqrt()).abs() < 1e-3, "{two:?}");
+        let many = mean_interval(0.0, 1.0, 1e6, 0.95).unwrap();
+        assert!((many.upper * 1000.0 - Z95).abs() < 1e-4, "{many:?}");
+        assert!(mean_interval(1.0, 1.0, 1.0, 0.95).is_err());
+    }
     use proptest::prelude::*;
 
     fn close(a: f64, b: f64) -> bool {
@@ -267,13 +372,31 @@ mod tests {
         };
         use Polarity::*;
         assert_eq!(compare(0.65, ci, Some(wide), HigherIsBetter), Comparison::Similar);
-        assert_eq!(compare(0.58, ci, Some(wide), HigherIsBetter), Comparison::Better);
-        assert_eq!(compare(0.50, ci, Some(wide), HigherIsBetter), Comparison::Best);
-        assert_eq!(compare(0.72, ci, Some(wide), HigherIsBetter), Comparison::Worse);
-        assert_eq!(compare(0.80, ci, Some(wide), HigherIsBetter), Comparison::Worst);
-        assert_eq!(compare(0.58, ci, Some(wide), LowerIsBetter), Comparison::Worse);
-        assert_eq!(compare(0.80, ci, None, LowerIsBetter), Comparison::Better);
-        assert_eq!(compare(0.80, ci, None, NotApplicable), Comparison::NotCompared);
+        assert_eq!(
+            compare(0.58, ci, Some(wide), HigherIsBetter),
+            Comparison::Better95
+        );
+        assert_eq!(
+            compare(0.50, ci, Some(wide), HigherIsBetter),
+            Comparison::Better998
+        );
+        assert_eq!(compare(0.72, ci, Some(wide), HigherIsBetter), Comparison::Worse95);
+        assert_eq!(
+            compare(0.80, ci, Some(wide), HigherIsBetter),
+            Comparison::Worse998
+        );
+        assert_eq!(compare(0.58, ci, Some(wide), LowerIsBetter), Comparison::Worse95);
+        assert_eq!(compare(0.80, ci, None, LowerIsBetter), Comparison::Better95);
+        assert_eq!(compare(0.80, ci, None, NotApplicable), Comparison::Lower);
+        assert_eq!(compare(0.50, ci, Some(wide), NotApplicable), Comparison::Higher);
+        assert_eq!(compare(0.65, ci, None, NotApplicable), Comparison::Similar);
+        assert_eq!(
+            compare(f64::NAN, ci, None, HigherIsBetter),
+            Comparison::NotCompared
+        );
+        for c in Comparison::ALL {
+            assert_eq!(Comparison::parse(c.as_str()), Some(c));
+        }
     }
 
     #[test]
@@ -291,6 +414,23 @@ mod tests {
         // Small numbers: a real rise that is not significant.
         let small: Vec<(f64, f64)> = [5.0, 5.0, 6.0, 6.0, 7.0].iter().map(|x| (*x, 10.0)).collect();
         assert_eq!(trend(&small).unwrap(), Trend::NoSignificantChange);
+        assert_eq!(
+            Trend::Increasing.label(Polarity::HigherIsBetter),
+            "increasing_getting_better"
+        );
+        assert_eq!(
+            Trend::Increasing.label(Polarity::LowerIsBetter),
+            "increasing_getting_worse"
+        );
+        assert_eq!(
+            Trend::Decreasing.label(Polarity::HigherIsBetter),
+            "decreasing_getting_worse"
+        );
+        assert_eq!(
+            Trend::Decreasing.label(Polarity::LowerIsBetter),
+            "decreasing_getting_better"
+        );
+        assert_eq!(Trend::Decreasing.label(Polarity::NotApplicable), "decreasing");
     }
 
     proptest! {

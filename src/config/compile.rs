@@ -46,6 +46,7 @@ pub struct Project {
     pub targets: Vec<super::TargetSpec>,
     /// How long identifiable files are kept.
     pub retention: super::Retention,
+    pub publish: super::Publish,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -292,6 +293,14 @@ pub fn load_project(dir: &Path) -> Result<Project> {
         if r.disclosure.threshold < 1 {
             issues.push(&manifest, "[disclosure] threshold must be at least 1");
         }
+        if let Some(code) = &r.council.old_la_code
+            && !(code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()))
+        {
+            issues.push(
+                &manifest,
+                format!("[council] old_la_code must be the DfE's three-digit LA number (e.g. \"999\"), not {code:?}"),
+            );
+        }
         if r.council.area_code.trim().is_empty() {
             issues.push(&manifest, "[council] area_code must not be empty");
         }
@@ -344,6 +353,7 @@ pub fn load_project(dir: &Path) -> Result<Project> {
         compute: raw.compute,
         targets: raw.targets,
         retention: raw.retention,
+        publish: raw.publish,
     })
 }
 

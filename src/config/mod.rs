@@ -69,6 +69,9 @@ pub struct RawProject {
     /// How long identifiable files are kept (`startwell purge`).
     #[serde(default)]
     pub retention: Retention,
+    /// How the outputs are written.
+    #[serde(default)]
+    pub publish: Publish,
     /// What the strategy promised: `[[target]]` entries (see `config/target.rs`).
     #[serde(default, rename = "target")]
     pub targets: Vec<TargetSpec>,
@@ -86,6 +89,26 @@ pub struct Retention {
     /// Days a quarantine file (rejected rows, with their identifiers) is kept.
     #[serde(default)]
     pub quarantine_days: Option<u32>,
+}
+
+/// `[publish]`: how the outputs under `outputs/` are written.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Publish {
+    /// Start each CSV output with a UTF-8 byte-order mark, so that Excel reads
+    /// it as UTF-8 (accents in names come out right). Default on.
+    #[serde(default = "yes")]
+    pub csv_bom: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Publish {
+    fn default() -> Self {
+        Publish { csv_bom: true }
+    }
 }
 
 /// `[compute]`: bounds on the scorecard's query engine.
@@ -137,6 +160,10 @@ pub struct RawCouncil {
     /// ONS code of its region (e.g. `E12000002`).
     #[serde(default)]
     pub region_code: Option<String>,
+    /// The DfE's three-digit local authority number (e.g. `"999"`), for the
+    /// open-data export's `old_la_code`.
+    #[serde(default)]
+    pub old_la_code: Option<String>,
     /// ONS codes of comparator councils (statistical neighbours) to show from the public files.
     #[serde(default)]
     pub comparators: Vec<String>,

@@ -450,11 +450,10 @@ fn rows_from(
                 benchmark_area: None,
                 benchmark_value: None,
                 comparison: Comparison::NotCompared.as_str().into(),
-                trend: Trend::CannotBeCalculated.as_str().into(),
+                trend: Trend::CannotBeCalculated.label(Polarity::NotApplicable).into(),
                 status_symbol: symbol
                     .as_ref()
-                    .and_then(|s| opt(s, i).then(|| s.value(i).to_string()))
-                    .map(|s| if s == "low" { "u".to_string() } else { s }),
+                    .and_then(|s| opt(s, i).then(|| s.value(i).to_string())),
                 numerator_sq: sq.as_ref().and_then(|v| opt(v, i).then(|| v.value(i))),
             };
             if let Err(e) = fill_values(ind.kind, &mut row) {
@@ -531,9 +530,13 @@ fn fill_values(kind: Kind, r: &mut Row) -> Result<()> {
                     && n > 1.0
                 {
                     let sd = ((sq - sum * sum / n) / (n - 1.0)).max(0.0).sqrt();
-                    let se = sd / n.sqrt();
-                    (r.lower_95, r.upper_95) = (Some(mean - Z95 * se), Some(mean + Z95 * se));
-                    (r.lower_998, r.upper_998) = (Some(mean - Z998 * se), Some(mean + Z998 * se));
+                    let interval = |level| {
+                        stats::mean_interval(mean, sd, n, level)
+                            .map_err(|e| Error::internal(format!("{}: {e}", r.indicator_id)))
+                    };
+                    let (a, b) = (interval(0.95)?, interval(0.998)?);
+                    (r.lower_95, r.upper_95) = (Some(a.lower), Some(a.upper));
+                    (r.lower_998, r.upper_998) = (Some(b.lower), Some(b.upper));
                 }
             }
             _ => {
@@ -717,7 +720,7 @@ pub fn compare_and_trend(rows: &mut [Row], catalogue: &[Indicator]) {
             if let (true, Some(c)) = (consecutive, counts)
                 && let Ok(t) = stats::trend(&c)
             {
-                rows[i].trend = t.as_str().into();
+                rows[i].trend = t.label(ind.polarity).into();
             }
         }
     }

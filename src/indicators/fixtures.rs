@@ -18,7 +18,7 @@
 //! value = 100.0              # compared to 1 decimal place
 //! status_symbol = "c"        # or "" for none
 //! area_name = "Ward name"     # optional
-//! upper_95 = 100.0            # optional; limits are compared exactly
+//! upper_95 = 100.0            # optional; limits are compared to 6 decimal places
 //! ```
 
 use std::collections::BTreeMap;
@@ -390,9 +390,9 @@ fn check(e: &Expect, rows: &[Row], council_code: &str) -> Option<String> {
         ("upper_95", e.upper_95, r.upper_95),
     ] {
         if let Some(w) = want
-            && got != Some(w)
+            && !got.is_some_and(|g| (g - w).abs() < 5e-7)
         {
-            diffs.push(format!("{name} {got:?} (expected exactly {w:?})"));
+            diffs.push(format!("{name} {got:?} (expected {w:?}, to 6 decimal places)"));
         }
     }
     if let Some(c) = &e.comparison

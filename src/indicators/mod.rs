@@ -168,10 +168,11 @@ pub async fn build_scorecard(
     // publication without its state.
     card.disclosure.run_id = run_id.to_string();
     protect::save(storage, &card.disclosure).await?;
-    publish::publish(storage, &card.rows, run_id).await?;
+    let csv_bom = project.publish.csv_bom;
+    publish::publish(storage, &card.rows, run_id, csv_bom).await?;
     // Targets read the published rows only: nothing suppressed reaches them.
     card.targets = targets::evaluate_all(&project.targets, &catalogue, &card.rows, &council.code);
-    targets::publish(storage, &card.targets, run_id).await?;
+    targets::publish(storage, &card.targets, run_id, csv_bom).await?;
     Ok(card)
 }
 

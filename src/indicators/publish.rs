@@ -98,7 +98,7 @@ pub fn to_batch(rows: &[Row], run_id: &str) -> Result<RecordBatch> {
 }
 
 /// Write the scorecard: Delta history first, then the two output files.
-pub async fn publish(storage: &Storage, rows: &[Row], run_id: &str) -> Result<()> {
+pub async fn publish(storage: &Storage, rows: &[Row], run_id: &str, csv_bom: bool) -> Result<()> {
     let batch = to_batch(rows, run_id)?;
     let t = storage.table(HISTORY_TABLE).await?;
     let snapshot = t.snapshot().ok().map(|s| s.snapshot().clone());
@@ -109,12 +109,15 @@ pub async fn publish(storage: &Storage, rows: &[Row], run_id: &str) -> Result<()
         .with_table_name(HISTORY_TABLE)
         .await?;
 
-    write_outputs(storage, "scorecard", &batch).await
+    write_outputs(storage, "scorecard", &batch, csv_bom).await
 }
 
-/// `outputs/<name>.parquet` and `outputs/<name>.csv` (formulas neutralised), each
-/// one whole-object put.
-pub async fn write_outputs(storage: &Storage, name: &str, batch: &RecordBatch) -> Result<()> {
+/// The UTF-8 byte-order mark Excel needs to read a CSV as UTF-8.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// `outputs/<name>.parquet` and `outputs/<name>.csv` (formulas neutralised; with
+/// a byte-order mark when `csv_bom`), each one whole-object put.
+pub async fn write_outputs(storage: &Storage, name: &str, batch: &RecordBatch, csv_bom: bool) -> Result<()> {
     let mut parquet = Vec::new();
     {
         let mut w = ArrowWriter::try_new(&mut parquet, batch.schema(), None).map_err(Error::internal)?;
@@ -124,7 +127,7 @@ pub async fn write_outputs(storage: &Storage, name: &str, batch: &RecordBatch) -
     storage
         .put(&format!("outputs/{name}.parquet"), parquet.into())
         .await?;
-    let mut csv = Vec::new();
+    let mut csv = if csv_bom { BOM.to_vec() } else { Vec::new() };
     {
         let mut w = datafusion::arrow::csv::WriterBuilder::new()
             .with_header(true)
@@ -196,5 +199,27 @@ mod tests {
         }
         let v = out.column(1).as_any().downcast_ref::<Float64Array>().unwrap();
         assert_eq!(v.value(0), -1.5);
+    }
+
+    #[tokio::test]
+    async fn csv_outputs_start_with_a_bom_unless_turned_off() {
+        let storage = Storage::from_parts(
+            Arc::new(object_store::memory::InMemory::new()),
+            url::Url::parse("memory:///").unwrap(),
+        );
+        let schema = Arc::new(Schema::new(vec![Field::new("area_name", DataType::Utf8, true)]));
+        let batch =
+            RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(vec!["Ynys Môn"]))]).unwrap();
+        for (bom, name) in [(true, "with"), (false, "without")] {
+            write_outputs(&storage, name, &batch, bom).await.unwrap();
+            let csv = storage
+                .get(&format!("outputs/{name}.csv"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(csv.starts_with(BOM), bom);
+            let text = std::str::from_utf8(&csv[if bom { 3 } else { 0 }..]).unwrap();
+            assert_eq!(text, "area_name\nYnys Môn\n");
+        }
     }
 }

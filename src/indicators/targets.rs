@@ -28,7 +28,7 @@ use super::engine::Row;
 use super::periods;
 use crate::config::{Aim, TargetSpec};
 use crate::error::{ConfigIssue, Error, Result};
-use crate::stats::{self, Interval, Polarity, Z95};
+use crate::stats::{self, Comparison, Interval, Polarity, Z95};
 use crate::storage::Storage;
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -464,13 +464,13 @@ impl Seen<'_> {
     /// `benchmark`: the latest comparison with England; `None` when there is none.
     fn benchmark_aim(&self) -> Option<(Status, String)> {
         let latest = self.latest;
-        let c = latest.comparison.as_str();
+        let c = Comparison::parse(&latest.comparison)?;
         let england = latest
             .benchmark_value
             .map(|b| format!("England {b:.1}{}, ", self.unit))
             .unwrap_or_default();
-        let not_worse = c.starts_with("better") || c == "best" || c == "similar";
-        let worse = c.starts_with("worse") || c == "worst";
+        let not_worse = c.is_better() || c == Comparison::Similar;
+        let worse = c.is_worse();
         if !(not_worse || worse) {
             return None;
         }
@@ -482,7 +482,7 @@ impl Seen<'_> {
         };
         Some((
             status,
-            format!("{word} England in {} ({england}{c})", latest.period),
+            format!("{word} England in {} ({england}{})", latest.period, c.wording()),
         ))
     }
 }
@@ -649,8 +649,8 @@ pub fn to_batch(rows: &[TargetRow], run_id: &str) -> Result<RecordBatch> {
 }
 
 /// `outputs/targets.parquet` and `outputs/targets.csv`, each one whole-object put.
-pub async fn publish(storage: &Storage, rows: &[TargetRow], run_id: &str) -> Result<()> {
-    super::publish::write_outputs(storage, "targets", &to_batch(rows, run_id)?).await
+pub async fn publish(storage: &Storage, rows: &[TargetRow], run_id: &str, csv_bom: bool) -> Result<()> {
+    super::publish::write_outputs(storage, "targets", &to_batch(rows, run_id)?, csv_bom).await
 }
 
 /// The demo's "Targets" section: each target's status, then what it rests on.

@@ -100,7 +100,7 @@ fn newcombe_udf(name: &'static str, upper: bool) -> ScalarUDF {
 }
 
 /// `compare_benchmark(benchmark, lower_95, upper_95, lower_998, upper_998, polarity)`:
-/// `better`, `similar`, `worse`, `best`, `worst` or `not_compared`.
+/// `better_95`, `better_998`, `similar`, `worse_95`, `worse_998`, `lower`, `higher` or `not_compared`.
 fn compare_udf() -> ScalarUDF {
     let f = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
         let rows = rows_of(args);
@@ -438,7 +438,7 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(
-            text.contains("5.243") && text.contains("33.387") && text.contains("best"),
+            text.contains("5.243") && text.contains("33.387") && text.contains("better_998"),
             "{text}"
         );
         let err = ctx
