@@ -210,6 +210,19 @@ pub struct Indicator {
     #[serde(default)]
     pub cohort: Option<super::cohort::CohortSpec>,
     pub definition: String,
+    /// Metadata published in `outputs/indicators.*` (usually from the domain's
+    /// `[defaults]`): where the data comes from, why the indicator matters, what
+    /// to bear in mind, and the numerator and denominator in words.
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub rationale: String,
+    #[serde(default)]
+    pub caveats: Option<String>,
+    #[serde(default)]
+    pub numerator_definition: String,
+    #[serde(default)]
+    pub denominator_definition: String,
 }
 
 impl Indicator {
@@ -335,6 +348,21 @@ pub fn load(dir: &Path, issues: &mut Vec<ConfigIssue>) -> Vec<Indicator> {
                 ))
             }
             _ => {}
+        }
+        for (key, text) in [
+            ("source", &ind.source),
+            ("rationale", &ind.rationale),
+            ("numerator_definition", &ind.numerator_definition),
+            ("denominator_definition", &ind.denominator_definition),
+        ] {
+            if text.trim().is_empty() {
+                push(format!(
+                    "indicator `{}`: needs `{key}` in words (published in outputs/indicators.csv; \
+                     give it here or in [defaults.{}])",
+                    ind.id,
+                    ind.domain.as_str()
+                ));
+            }
         }
         if ind.breakdowns.contains(&Breakdown::Group) && ind.group_name.is_none() {
             push(format!(
@@ -492,6 +520,10 @@ mod tests {
 
     const FAMILY: &str = r#"
 [defaults.health_visiting]
+source = "contacts"
+rationale = "why"
+numerator_definition = "those seen"
+denominator_definition = "those due"
 polarity = "higher_is_better"
 period_type = "financial_quarter"
 breakdowns = ["sex", "ward"]
@@ -634,6 +666,14 @@ definition = "d"
             "{issues:?}"
         );
         assert_eq!(placeholders("a {x} {{y}} {z_1}} {} { w }"), ["x"]);
+
+        let (_, issues) = load_text(&FAMILY.replace("rationale = \"why\"\n", ""));
+        assert!(
+            issues
+                .iter()
+                .any(|m| m.contains("`hv_a`: needs `rationale` in words")),
+            "{issues:?}"
+        );
 
         let (_, issues) = load_text("[[family]]\nid = \"x_{a}\"\n");
         assert!(issues.iter().any(|m| m.contains("needs `members`")), "{issues:?}");

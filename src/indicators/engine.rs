@@ -1029,6 +1029,11 @@ mod tests {
             series_start: None,
             cohort: None,
             definition: String::new(),
+            source: String::new(),
+            rationale: String::new(),
+            caveats: None,
+            numerator_definition: String::new(),
+            denominator_definition: String::new(),
         }
     }
 

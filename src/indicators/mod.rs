@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod cohort;
 pub mod engine;
 pub mod fixtures;
+pub mod metadata;
 pub mod periods;
 pub mod protect;
 pub mod publish;
@@ -173,6 +174,7 @@ pub async fn build_scorecard(
     // Targets read the published rows only: nothing suppressed reaches them.
     card.targets = targets::evaluate_all(&project.targets, &catalogue, &card.rows, &council.code);
     targets::publish(storage, &card.targets, run_id, csv_bom).await?;
+    metadata::publish(storage, &metadata::rows(&catalogue, &project.disclosure), csv_bom).await?;
     Ok(card)
 }
 
