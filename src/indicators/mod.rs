@@ -3,6 +3,7 @@
 
 pub mod catalogue;
 pub mod cohort;
+pub mod ees;
 pub mod engine;
 pub mod fixtures;
 pub mod metadata;
@@ -175,6 +176,15 @@ pub async fn build_scorecard(
     card.targets = targets::evaluate_all(&project.targets, &catalogue, &card.rows, &council.code);
     targets::publish(storage, &card.targets, run_id, csv_bom).await?;
     metadata::publish(storage, &metadata::rows(&catalogue, &project.disclosure), csv_bom).await?;
+    let places = ees::places(&ctx).await?;
+    let open_data = ees::files(
+        &card.rows,
+        &catalogue,
+        &council,
+        project.council.old_la_code.as_deref(),
+        &places,
+    )?;
+    ees::publish(storage, &open_data).await?;
     Ok(card)
 }
 

@@ -10,5 +10,6 @@ mod key;
 mod kill;
 mod memory_store;
 mod ops;
+mod outputs;
 mod retention;
 mod scorecard;
