@@ -10,6 +10,7 @@ pub mod metadata;
 pub mod periods;
 pub mod protect;
 pub mod publish;
+pub mod report;
 pub mod targets;
 pub mod udf;
 
@@ -175,7 +176,8 @@ pub async fn build_scorecard(
     // Targets read the published rows only: nothing suppressed reaches them.
     card.targets = targets::evaluate_all(&project.targets, &catalogue, &card.rows, &council.code);
     targets::publish(storage, &card.targets, run_id, csv_bom).await?;
-    metadata::publish(storage, &metadata::rows(&catalogue, &project.disclosure), csv_bom).await?;
+    let metadata = metadata::rows(&catalogue, &project.disclosure);
+    metadata::publish(storage, &metadata, csv_bom).await?;
     let places = ees::places(&ctx).await?;
     let open_data = ees::files(
         &card.rows,
@@ -185,6 +187,16 @@ pub async fn build_scorecard(
         &places,
     )?;
     ees::publish(storage, &open_data).await?;
+    let inputs = report::Inputs {
+        rows: &card.rows,
+        catalogue: &catalogue,
+        council: &council,
+        metadata: &metadata,
+        targets: &card.targets,
+        run_id,
+        disclosure: metadata::disclosure_rule(&project.disclosure),
+    };
+    report::publish(storage, &inputs).await?;
     Ok(card)
 }
 

@@ -1,6 +1,7 @@
 //! The outputs for people and for publishing, from one generated run: the
-//! indicator metadata and the DfE open-data (EES) export, checked against the
-//! standard's core rules and against `scorecard.parquet`.
+//! indicator metadata, the DfE open-data (EES) export (checked against the
+//! standard's core rules) and the workbook (read back), each against
+//! `scorecard.parquet`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -411,6 +412,87 @@ async fn metadata_and_open_data_follow_their_standards_and_the_scorecard() {
         compared += 1;
     }
     assert!(compared > 1000, "{compared}");
+
+    check_workbook(&out.join("scorecard.xlsx"), &card);
+}
+
+/// The workbook read back: its sheets, every published row on its domain's
+/// sheet with the same figures, dates as dates, and the summary's values.
+fn check_workbook(path: &Path, card: &[Record]) {
+    use calamine::{Data, Reader, open_workbook_auto};
+    let mut wb = open_workbook_auto(path).unwrap();
+    assert_eq!(
+        wb.sheet_names(),
+        [
+            "Summary",
+            "School readiness",
+            "Childcare",
+            "Health visiting",
+            "Linked",
+            "Indicators",
+            "Notes"
+        ]
+    );
+    let mut on_sheets = 0;
+    for (sheet, domain) in [
+        ("School readiness", "school_readiness"),
+        ("Childcare", "childcare"),
+        ("Health visiting", "health_visiting"),
+        ("Linked", "linked"),
+    ] {
+        let range = wb.worksheet_range(sheet).unwrap();
+        let mut rows = range.rows();
+        let header: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
+        assert_eq!(header[0], "indicator_id");
+        let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let want: Vec<&Record> = card.iter().filter(|r| r["domain"] == domain).collect();
+        let got: Vec<&[Data]> = rows.collect();
+        assert_eq!(got.len(), want.len(), "{sheet}");
+        for (w, g) in want.iter().zip(&got) {
+            assert_eq!(g[col("indicator_id")].to_string(), w["indicator_id"]);
+            assert_eq!(g[col("area_code")].to_string(), w["area_code"]);
+            assert_eq!(g[col("breakdown_value")].to_string(), w["breakdown_value"]);
+            match (&g[col("value")], w["value"].as_str()) {
+                (Data::Empty, "") => {}
+                (Data::Float(v), want) => assert!((v - want.parse::<f64>().unwrap()).abs() < 1e-9),
+                (other, want) => panic!("{sheet}: value {other:?}, scorecard {want}"),
+            }
+            assert!(
+                matches!(g[col("period_start")], Data::DateTime(_)),
+                "{sheet}: period_start is a date: {:?}",
+                g[col("period_start")]
+            );
+            on_sheets += 1;
+        }
+    }
+    assert_eq!(on_sheets, card.len());
+
+    let summary = wb.worksheet_range("Summary").unwrap();
+    let rows: Vec<&[Data]> = summary.rows().collect();
+    let header = rows.iter().position(|r| r[0].to_string() == "Domain").unwrap();
+    let gld = rows[header + 1..]
+        .iter()
+        .find(|r| {
+            r[1].to_string() == "Children achieving a good level of development at the end of Reception"
+        })
+        .expect("sr_gld in the summary");
+    let latest = card
+        .iter()
+        .filter(|r| r["indicator_id"] == "sr_gld" && r["area_code"] == "E08000999" && r["breakdown"] == "all")
+        .max_by_key(|r| r["period"].clone())
+        .unwrap();
+    assert_eq!(gld[2].to_string(), latest["period"]);
+    let Data::Float(v) = gld[3] else {
+        panic!("sr_gld's value: {:?}", gld[3])
+    };
+    assert!((v - latest["value"].parse::<f64>().unwrap()).abs() < 1e-9);
+    let words = gld[8].to_string();
+    assert!(
+        startwell::stats::Comparison::ALL
+            .iter()
+            .any(|c| c.wording() == words),
+        "the comparison in words: {words}"
+    );
 }
 
 /// The period label's open-data time, worked out here independently of the code.

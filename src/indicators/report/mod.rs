@@ -1,0 +1,219 @@
+//! The outputs people read, from the published (disclosure-controlled) rows
+//! only: `outputs/scorecard.xlsx` (the workbook analysts forward) and
+//! `outputs/scorecard.html` (the report). Both show the same overview, chosen
+//! here once: for each indicator, the council's latest period.
+
+pub mod xlsx;
+
+use std::collections::BTreeMap;
+
+use super::catalogue::{Domain, Indicator};
+use super::engine::{Council, Row};
+use super::metadata::Metadata;
+use super::periods;
+use crate::error::Result;
+use crate::stats::Comparison;
+use crate::storage::Storage;
+
+/// `outputs/scorecard.xlsx`, one whole-object put.
+pub async fn publish(storage: &Storage, inputs: &Inputs<'_>) -> Result<()> {
+    storage
+        .put("outputs/scorecard.xlsx", xlsx::workbook(inputs)?.into())
+        .await
+}
+
+/// What a report is made from.
+pub struct Inputs<'a> {
+    pub rows: &'a [Row],
+    pub catalogue: &'a [Indicator],
+    pub council: &'a Council,
+    pub metadata: &'a [Metadata],
+    pub targets: &'a [super::targets::TargetRow],
+    pub run_id: &'a str,
+    /// The disclosure rule in words.
+    pub disclosure: String,
+}
+
+/// One indicator's line of the overview.
+pub struct Overview<'a> {
+    pub indicator: &'a Indicator,
+    /// The council's row for the latest period (breakdown `all`).
+    pub latest: &'a Row,
+    /// The council's rows, oldest first (breakdown `all`).
+    pub series: Vec<&'a Row>,
+}
+
+pub const DOMAINS: [Domain; 4] = [
+    Domain::SchoolReadiness,
+    Domain::Childcare,
+    Domain::HealthVisiting,
+    Domain::Linked,
+];
+
+pub fn domain_title(d: Domain) -> &'static str {
+    match d {
+        Domain::SchoolReadiness => "School readiness",
+        Domain::Childcare => "Childcare",
+        Domain::HealthVisiting => "Health visiting",
+        Domain::Linked => "Linked: children followed across sources",
+    }
+}
+
+/// The council's rows of one indicator and breakdown value, oldest first.
+pub fn council_series<'a>(
+    rows: &'a [Row],
+    ind: &Indicator,
+    council: &Council,
+    breakdown: &str,
+    value: &str,
+) -> Vec<&'a Row> {
+    let mut s: Vec<&Row> = rows
+        .iter()
+        .filter(|r| {
+            r.indicator_id == ind.id
+                && r.area_type == "local_authority"
+                && r.area_code == council.code
+                && r.breakdown == breakdown
+                && r.breakdown_value == value
+        })
+        .collect();
+    s.sort_by_key(|r| periods::info(ind.period_type, &r.period_key).map(|p| p.ordinal));
+    s
+}
+
+/// For each indicator (catalogue order) with council rows: its latest period.
+pub fn overview<'a>(rows: &'a [Row], catalogue: &'a [Indicator], council: &Council) -> Vec<Overview<'a>> {
+    catalogue
+        .iter()
+        .filter_map(|ind| {
+            let series = council_series(rows, ind, council, "all", "All");
+            let latest = *series.last()?;
+            Some(Overview {
+                indicator: ind,
+                latest,
+                series,
+            })
+        })
+        .collect()
+}
+
+/// The unit as a suffix: `%`, ` pp`, or nothing.
+pub fn unit_suffix(unit: &str) -> &'static str {
+    match unit {
+        "percent" => "%",
+        "percentage_points" => " pp",
+        _ => "",
+    }
+}
+
+/// A value for people: `65.4%`, `21.6 pp`, `16.3`, `1,204`; or what the symbol means.
+pub fn value_text(r: &Row) -> String {
+    match r.value {
+        Some(v) if r.unit == "count" => thousands(v.round() as i64),
+        Some(v) => format!("{v:.1}{}", unit_suffix(&r.unit)),
+        None => symbol_text(r.status_symbol.as_deref()).to_string(),
+    }
+}
+
+pub fn interval_text(r: &Row) -> String {
+    match (r.lower_95, r.upper_95) {
+        (Some(l), Some(u)) => format!("{l:.1} to {u:.1}"),
+        _ => String::new(),
+    }
+}
+
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// What a status symbol means, in a few words.
+pub fn symbol_text(symbol: Option<&str>) -> &'static str {
+    match symbol {
+        Some("c") => "c (suppressed)",
+        Some("x") => "x (not available)",
+        Some("z") => "z (not applicable)",
+        Some("u") => "u (low reliability)",
+        Some("low") => "low (rounds to 0)",
+        Some(_) => "(symbol)",
+        None => "",
+    }
+}
+
+/// The symbols, for the notes of every output.
+pub const SYMBOLS: [(&str, &str); 5] = [
+    (
+        "c",
+        "Suppressed to protect confidentiality: a count from 1 to the threshold, or a cell that would reveal one.",
+    ),
+    (
+        "x",
+        "Not available: no data, or the extracts do not cover the whole cohort.",
+    ),
+    (
+        "z",
+        "Not applicable: the figure does not apply (e.g. no interval for a count).",
+    ),
+    ("u", "Low reliability (in the public files)."),
+    ("low", "Rounds to zero but is not zero (in the public files)."),
+];
+
+pub fn comparison_of(r: &Row) -> Comparison {
+    Comparison::parse(&r.comparison).unwrap_or(Comparison::NotCompared)
+}
+
+/// A trend label in words: `increasing_getting_better` → "Increasing and getting better".
+pub fn trend_text(trend: &str) -> String {
+    let words = trend.replace('_', " ");
+    let words = words
+        .replace("increasing getting", "increasing, getting")
+        .replace("decreasing getting", "decreasing, getting");
+    let mut c = words.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// The breakdowns of an indicator's latest period for the council: breakdown →
+/// its values' rows, in the order the engine published them.
+pub fn breakdowns<'a>(
+    rows: &'a [Row],
+    o: &Overview<'_>,
+    council: &Council,
+) -> BTreeMap<String, Vec<&'a Row>> {
+    let mut out: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| {
+        r.indicator_id == o.indicator.id
+            && r.period_key == o.latest.period_key
+            && r.area_type == "local_authority"
+            && r.area_code == council.code
+            && r.breakdown != "all"
+    }) {
+        out.entry(r.breakdown.clone()).or_default().push(r);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_words() {
+        assert_eq!(thousands(1204), "1,204");
+        assert_eq!(thousands(-1234567), "-1,234,567");
+        assert_eq!(thousands(12), "12");
+        assert_eq!(
+            trend_text("increasing_getting_better"),
+            "Increasing, getting better"
+        );
+        assert_eq!(trend_text("no_significant_change"), "No significant change");
+    }
+}
