@@ -246,7 +246,7 @@ fn metadata_sheet(ws: &mut Worksheet, inputs: &Inputs<'_>, f: &Formats) -> Resul
     let schema = batch.schema();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     header(ws, 0, &names, f)?;
-    for c in 0..batch.num_columns() {
+    for (c, name) in names.iter().enumerate() {
         let a = batch
             .column(c)
             .as_any()
