@@ -257,7 +257,7 @@ fn metadata_sheet(ws: &mut Worksheet, inputs: &Inputs<'_>, f: &Formats) -> Resul
                 .map_err(x)?;
         }
         let width = if matches!(
-            names[c],
+            *name,
             "definition" | "rationale" | "caveats" | "disclosure_control"
         ) {
             60.0
