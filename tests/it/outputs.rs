@@ -469,11 +469,11 @@ fn check_workbook(path: &Path, card: &[Record]) {
 
     let summary = wb.worksheet_range("Summary").unwrap();
     let rows: Vec<&[Data]> = summary.rows().collect();
-    let header = rows.iter().position(|r| r[0].to_string() == "Domain").unwrap();
+    let header = rows.iter().position(|r| r[0] == "Domain").unwrap();
     let gld = rows[header + 1..]
         .iter()
         .find(|r| {
-            r[1].to_string() == "Children achieving a good level of development at the end of Reception"
+            r[1] == "Children achieving a good level of development at the end of Reception"
         })
         .expect("sr_gld in the summary");
     let latest = card
