@@ -1078,6 +1078,55 @@ const BENCH_AREAS: [(&str, [&str; 7], f64, f64); 4] = [
         0.02,
     ),
 ];
+/// Regions of England (ONS codes), for the synthetic councils of the national files.
+const REGIONS: [(&str, &str); 9] = [
+    ("E12000001", "North East"),
+    ("E12000002", "North West"),
+    ("E12000003", "Yorkshire and The Humber"),
+    ("E12000004", "East Midlands"),
+    ("E12000005", "West Midlands"),
+    ("E12000006", "East of England"),
+    ("E12000007", "London"),
+    ("E12000008", "South East"),
+    ("E12000009", "South West"),
+];
+
+/// How many other synthetic councils the national files hold, so that the
+/// council can be placed among all councils (the report's spine charts).
+const OTHER_COUNCILS: usize = 60;
+
+/// Every area of the synthetic national files: the fixed ones, then the other
+/// councils, each of its own size and a little better or worse than this one
+/// (spread evenly from 10 points worse to 8 points better, in a shuffled order).
+fn bench_areas() -> Vec<(&'static str, [String; 7], f64, f64)> {
+    let mut out: Vec<(&'static str, [String; 7], f64, f64)> = BENCH_AREAS
+        .iter()
+        .map(|(level, cols, scale, shift)| (*level, cols.map(str::to_string), *scale, *shift))
+        .collect();
+    for i in 0..OTHER_COUNCILS {
+        let (rc, rn) = REGIONS[i % REGIONS.len()];
+        // 37 is coprime with 60: a fixed shuffle of the shifts over the councils.
+        let k = (i * 37) % OTHER_COUNCILS;
+        let shift = -0.10 + 0.18 * k as f64 / (OTHER_COUNCILS - 1) as f64;
+        let scale = 0.4 + 2.2 * ((i * 23) % OTHER_COUNCILS) as f64 / OTHER_COUNCILS as f64;
+        out.push((
+            "Local authority",
+            [
+                "E92000001".into(),
+                "England".into(),
+                rc.into(),
+                rn.into(),
+                format!("{}", 800 + i),
+                format!("E06000{}", 900 + i),
+                format!("Synthetic council {:02}", i + 1),
+            ],
+            scale,
+            shift,
+        ));
+    }
+    out
+}
+
 /// A synthetic statistical neighbour, configured as a comparator in the default project.
 pub const COMPARATOR_CODE: &str = "E08000998";
 pub const COMPARATOR_NAME: &str = "Southmoor";
@@ -1137,7 +1186,7 @@ impl BenchCounts {
         let mut w = CsvOut::create(&path, &header, true, false)?;
         for &ay in years {
             let tp = format!("{}{:02}", ay, (ay + 1) % 100);
-            for (level, code_cols, scale, shift) in BENCH_AREAS {
+            for (level, code_cols, scale, shift) in bench_areas() {
                 for (ch, ctype, gender, sel) in [
                     ("Total", "Total", "Total", (None, None)),
                     ("Total", "Total", "Boys", (None, Some(true))),
@@ -1181,7 +1230,8 @@ impl BenchCounts {
                         )
                     };
                     let avg = if n > 0 {
-                        format!("{:.1}", e as f64 / n as f64)
+                        // Each area's average moves with how much better it does.
+                        format!("{:.1}", (e as f64 / n as f64 * (1.0 + shift)).min(17.0))
                     } else {
                         "x".into()
                     };
@@ -1225,7 +1275,7 @@ impl BenchCounts {
         let mut w = CsvOut::create(&path, &header, true, false)?;
         for &ay in years {
             let tp = (ay + 1).to_string();
-            for (level, cols, scale, _) in BENCH_AREAS {
+            for (level, cols, scale, shift) in bench_areas() {
                 for (age, rate, elig) in [
                     ("2-year-olds", 0.74, 0.25),
                     ("3-year-olds", 0.92, 1.0),
@@ -1234,6 +1284,7 @@ impl BenchCounts {
                     ("Total", 0.9, 2.25),
                 ] {
                     let eligible = (children as f64 * elig * scale).round() as u64;
+                    let rate: f64 = (rate + shift).clamp(0.3, 0.99);
                     let taken = (eligible as f64 * rate).round() as u64;
                     let (n, e, p) = if level == "Local authority" && ay == years[0] && age == "2-year-olds" {
                         ("u".to_string(), "u".to_string(), "u".to_string())

@@ -735,6 +735,9 @@ pub struct Scorecard {
     pub notes: Vec<String>,
     /// The `[[target]]`s, evaluated on the published rows (after publishing).
     pub targets: Vec<super::targets::TargetRow>,
+    /// Every other council's figures from the public files (not published as
+    /// rows): the spread of councils the report places the council in.
+    pub spread: Vec<Row>,
 }
 
 /// Where and how widely the engine works.
@@ -764,6 +767,7 @@ pub async fn compute(
     } = work;
     materialise_views(ctx, sql_dir, council, scratch).await?;
     let mut rows: Vec<Row> = Vec::new();
+    let mut spread: Vec<Row> = Vec::new();
     let mut gap_sources = HashMap::new();
     let mut coverage: HashMap<String, cohort::Coverage> = HashMap::new();
     let mut notes: Vec<String> = Vec::new();
@@ -821,7 +825,15 @@ pub async fn compute(
             let bsql = std::fs::read_to_string(&bpath).map_err(|e| Error::config(&bpath, e.to_string()))?;
             let bsql = ind.with_params(&render(&bsql, council));
             let batches = run_sql(ctx, bsql.trim().trim_end_matches(';'), &bpath).await?;
-            rows.extend(rows_from(ind, &batches, true, &mut notes)?);
+            // England, the region and the comparators are published; every other
+            // council's public figure only places the council among all councils.
+            let (published, others): (Vec<Row>, Vec<Row>) = rows_from(ind, &batches, true, &mut notes)?
+                .into_iter()
+                .partition(|r| {
+                    r.area_type != "local_authority" || council.comparators.contains(&r.area_code)
+                });
+            rows.extend(published);
+            spread.extend(others.into_iter().filter(|r| r.area_code != council.code));
         }
     }
     for ind in catalogue.iter().filter(|i| i.kind == Kind::Gap) {
@@ -865,11 +877,28 @@ pub async fn compute(
     for n in &notes {
         tracing::info!("{n}");
     }
+    spread.sort_by(|a, b| {
+        (
+            &a.indicator_id,
+            &a.period_key,
+            &a.area_code,
+            &a.breakdown,
+            &a.breakdown_value,
+        )
+            .cmp(&(
+                &b.indicator_id,
+                &b.period_key,
+                &b.area_code,
+                &b.breakdown,
+                &b.breakdown_value,
+            ))
+    });
     Ok(Scorecard {
         rows,
         disclosure,
         notes,
         targets: Vec::new(),
+        spread,
     })
 }
 

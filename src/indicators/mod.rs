@@ -189,6 +189,7 @@ pub async fn build_scorecard(
     ees::publish(storage, &open_data).await?;
     let inputs = report::Inputs {
         rows: &card.rows,
+        spread: &card.spread,
         catalogue: &catalogue,
         council: &council,
         metadata: &metadata,

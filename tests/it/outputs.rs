@@ -1,7 +1,7 @@
 //! The outputs for people and for publishing, from one generated run: the
 //! indicator metadata, the DfE open-data (EES) export (checked against the
-//! standard's core rules) and the workbook (read back), each against
-//! `scorecard.parquet`.
+//! standard's core rules), the workbook (read back) and the HTML report (in
+//! headless Chromium), each against `scorecard.parquet`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -414,6 +414,153 @@ async fn metadata_and_open_data_follow_their_standards_and_the_scorecard() {
     assert!(compared > 1000, "{compared}");
 
     check_workbook(&out.join("scorecard.xlsx"), &card);
+    check_report_in_a_browser(&out.join("scorecard.html"), &card);
+}
+
+/// Chromium (`STARTWELL_CHROMIUM`, else `chromium` on PATH) and a Python with
+/// websocket-client (`STARTWELL_BROWSER_PYTHON`, else `python3`).
+fn browser() -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
+    let on_path = |name: &str| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    };
+    let chromium = std::env::var_os("STARTWELL_CHROMIUM")
+        .map(Into::into)
+        .or_else(|| on_path("chromium"))
+        .ok_or("no chromium (apt-get install chromium, or set STARTWELL_CHROMIUM)")?;
+    let python = std::env::var_os("STARTWELL_BROWSER_PYTHON")
+        .map(Into::into)
+        .or_else(|| on_path("python3"))
+        .ok_or("no python3")?;
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import websocket"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err(format!(
+            "{} has no websocket-client (pip install websocket-client, or set STARTWELL_BROWSER_PYTHON)",
+            python.display()
+        ));
+    }
+    Ok((chromium, python))
+}
+
+/// The report in a real browser (headless Chromium, over the DevTools protocol):
+/// no console error, no request beyond the file itself, no sideways scrolling at
+/// desktop or phone width, and every figure it shows equal to the scorecard's.
+/// Screenshots (desktop, phone, each section) and an A4 PDF are left in
+/// `$CARGO_TARGET_TMPDIR/report/` to look at.
+fn check_report_in_a_browser(page: &Path, card: &[Record]) {
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(!html.contains("<script"), "the report runs no script");
+    let (chromium, python) = match browser() {
+        Ok(b) => b,
+        Err(why) => {
+            eprintln!("SKIPPED the report in a browser: {why}");
+            return;
+        }
+    };
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report");
+    let _ = std::fs::remove_dir_all(&shots);
+    let script = crate::common::repo().join("tests/browser/render.py");
+    let out = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(&chromium)
+        .arg(page)
+        .arg(&shots)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "render.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("report screenshots: {}", shots.display());
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(shots.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["console_errors"], serde_json::json!([]), "console errors");
+    assert_eq!(
+        report["requests"],
+        serde_json::json!([]),
+        "the page asked for something"
+    );
+    assert_eq!(
+        report["overflow"]["desktop"], false,
+        "sideways scrolling at desktop width"
+    );
+    assert_eq!(
+        report["overflow"]["phone"], false,
+        "sideways scrolling at phone width"
+    );
+    for f in [
+        "desktop.png",
+        "phone.png",
+        "print.pdf",
+        "section-headline.png",
+        "section-wards.png",
+    ] {
+        assert!(shots.join(f).metadata().is_ok_and(|m| m.len() > 1000), "{f}");
+    }
+
+    // Every figure shown is the scorecard's, for its indicator, period and area.
+    let index: HashMap<(&str, &str, &str), &Record> = card
+        .iter()
+        .filter(|r| r["breakdown"] == "all")
+        .map(|r| {
+            (
+                (
+                    r["indicator_id"].as_str(),
+                    r["period"].as_str(),
+                    r["area_code"].as_str(),
+                ),
+                r,
+            )
+        })
+        .collect();
+    let figures = report["figures"].as_array().unwrap();
+    let mut indicators = BTreeSet::new();
+    for f in figures {
+        let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+        let (id, period, area) = (s("indicator"), s("period"), s("area"));
+        let row = index
+            .get(&(id.as_str(), period.as_str(), area.as_str()))
+            .unwrap_or_else(|| panic!("the page shows {id} {period} {area}, which the scorecard lacks"));
+        let (want, shown, text) = (&row["value"], s("value"), s("text"));
+        if want.is_empty() {
+            assert!(
+                shown.is_empty(),
+                "{id} {period} {area}: the scorecard has no value, the page {shown}"
+            );
+            let symbol = &row["status_symbol"];
+            assert!(
+                text.starts_with(symbol.as_str()),
+                "{id} {period} {area}: {text} for symbol {symbol}"
+            );
+        } else {
+            let (w, g): (f64, f64) = (want.parse().unwrap(), shown.parse().unwrap());
+            assert!(
+                (w - g).abs() < 1e-9,
+                "{id} {period} {area}: {w} in the scorecard, {g} on the page"
+            );
+            let digits = if row["unit"] == "count" {
+                format!("{w:.0}")
+            } else {
+                format!("{w:.1}")
+            };
+            assert!(
+                text.replace(',', "").starts_with(&digits),
+                "{id} {period} {area}: shown as {text}, the scorecard's value is {w}"
+            );
+        }
+        indicators.insert(id);
+    }
+    assert!(
+        figures.len() > 200 && indicators.len() > 30,
+        "{} figures, {} indicators",
+        figures.len(),
+        indicators.len()
+    );
 }
 
 /// The workbook read back: its sheets, every published row on its domain's
@@ -472,9 +619,7 @@ fn check_workbook(path: &Path, card: &[Record]) {
     let header = rows.iter().position(|r| r[0] == "Domain").unwrap();
     let gld = rows[header + 1..]
         .iter()
-        .find(|r| {
-            r[1] == "Children achieving a good level of development at the end of Reception"
-        })
+        .find(|r| r[1] == "Children achieving a good level of development at the end of Reception")
         .expect("sr_gld in the summary");
     let latest = card
         .iter()

@@ -1,4 +1,5 @@
--- England, the council's region and its comparator councils from the DfE EYFSP headline measures file,
+-- England, the council's region and every council (the engine publishes the
+-- configured comparators; the others give the spread of councils in the report) from the DfE EYFSP headline measures file,
 -- mapped to the scorecard's periods, areas and breakdowns. Measures stay as
 -- published text: symbols (c, x, z, u, low) are kept, never read as 0.
 SELECT * FROM (
@@ -27,6 +28,6 @@ SELECT * FROM (
   FROM benchmark_eyfsp
   WHERE geographic_level = 'National'
      OR (geographic_level = 'Regional' AND region_code = '{{region_code}}')
-     OR (geographic_level = 'Local authority' AND new_la_code IN ({{comparators}}))
+     OR geographic_level = 'Local authority'
 ) b
 WHERE breakdown IS NOT NULL AND breakdown_value IS NOT NULL

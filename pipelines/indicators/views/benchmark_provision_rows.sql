@@ -1,4 +1,5 @@
--- England, the council's region and its comparator councils from the DfE "education provision: children
+-- England, the council's region and every council (the engine publishes the
+-- configured comparators; the others give the spread of councils in the report) from the DfE "education provision: children
 -- under 5" file (15-hour entitlement). Its January census falls in the spring
 -- term: reporting year 2025 is the spring term of 2024/25 (period key 2024-spring).
 SELECT
@@ -15,4 +16,4 @@ FROM benchmark_early_years_provision
 WHERE entitlement_type = '15-hour entitlement'
   AND (geographic_level = 'National'
        OR (geographic_level = 'Regional' AND region_code = '{{region_code}}')
-       OR (geographic_level = 'Local authority' AND new_la_code IN ({{comparators}})))
+       OR geographic_level = 'Local authority')

@@ -3,6 +3,7 @@
 //! `outputs/scorecard.html` (the report). Both show the same overview, chosen
 //! here once: for each indicator, the council's latest period.
 
+pub mod html;
 pub mod xlsx;
 
 use std::collections::BTreeMap;
@@ -15,16 +16,21 @@ use crate::error::Result;
 use crate::stats::Comparison;
 use crate::storage::Storage;
 
-/// `outputs/scorecard.xlsx`, one whole-object put.
+/// `outputs/scorecard.xlsx` and `outputs/scorecard.html`, each one whole-object put.
 pub async fn publish(storage: &Storage, inputs: &Inputs<'_>) -> Result<()> {
     storage
         .put("outputs/scorecard.xlsx", xlsx::workbook(inputs)?.into())
+        .await?;
+    storage
+        .put("outputs/scorecard.html", html::page(inputs).into_bytes().into())
         .await
 }
 
 /// What a report is made from.
 pub struct Inputs<'a> {
     pub rows: &'a [Row],
+    /// Every other council's public figures (for the spine charts).
+    pub spread: &'a [Row],
     pub catalogue: &'a [Indicator],
     pub council: &'a Council,
     pub metadata: &'a [Metadata],
@@ -201,6 +207,91 @@ pub fn breakdowns<'a>(
     out
 }
 
+/// The council among all councils for one indicator and period (the public
+/// files hold every council): the spread of the others' values, England, and
+/// the council's rank (1 = best by polarity; by highest value when the
+/// indicator has none) among all councils and among its comparators.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spine {
+    pub min: f64,
+    pub q1: f64,
+    pub median: f64,
+    pub q3: f64,
+    pub max: f64,
+    pub england: Option<f64>,
+    pub council: f64,
+    pub rank: usize,
+    pub councils: usize,
+    pub comparator_rank: usize,
+    pub comparators: usize,
+}
+
+/// The quantile `p` of sorted values, interpolated linearly (R's type 7).
+pub fn quantile(sorted: &[f64], p: f64) -> f64 {
+    let h = (sorted.len() - 1) as f64 * p;
+    let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// At least this many other councils make a spread worth drawing.
+const MIN_COUNCILS: usize = 10;
+
+/// The council's latest period that every council's figures are published for
+/// (the public files can lag the council's own data), with its spine.
+pub fn spine<'a>(
+    o: &Overview<'a>,
+    spread: &[Row],
+    rows: &[Row],
+    council: &Council,
+) -> Option<(&'a Row, Spine)> {
+    o.series
+        .iter()
+        .rev()
+        .find_map(|r| Some((*r, spine_at(o.indicator, r, spread, rows, council)?)))
+}
+
+fn spine_at(ind: &Indicator, own: &Row, spread: &[Row], rows: &[Row], council: &Council) -> Option<Spine> {
+    let value = own.value?;
+    let same = |r: &&Row| {
+        r.indicator_id == ind.id
+            && r.period_key == own.period_key
+            && r.breakdown == "all"
+            && r.value.is_some()
+    };
+    let others: Vec<f64> = spread.iter().filter(same).filter_map(|r| r.value).collect();
+    if others.len() < MIN_COUNCILS {
+        return None;
+    }
+    let comparators: Vec<f64> = rows
+        .iter()
+        .filter(same)
+        .filter(|r| r.area_type == "local_authority" && council.comparators.contains(&r.area_code))
+        .filter_map(|r| r.value)
+        .collect();
+    let england = rows
+        .iter()
+        .filter(same)
+        .find(|r| r.area_type == "england")
+        .and_then(|r| r.value);
+    let lower_is_better = ind.polarity == crate::stats::Polarity::LowerIsBetter;
+    let better = |v: &f64| if lower_is_better { *v < value } else { *v > value };
+    let mut all: Vec<f64> = others.iter().chain(&comparators).copied().collect();
+    all.sort_by(f64::total_cmp);
+    Some(Spine {
+        min: all[0],
+        q1: quantile(&all, 0.25),
+        median: quantile(&all, 0.5),
+        q3: quantile(&all, 0.75),
+        max: all[all.len() - 1],
+        england,
+        council: value,
+        rank: 1 + all.iter().filter(|v| better(v)).count(),
+        councils: all.len() + 1,
+        comparator_rank: 1 + comparators.iter().filter(|v| better(v)).count(),
+        comparators: comparators.len() + 1,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +306,17 @@ mod tests {
             "Increasing, getting better"
         );
         assert_eq!(trend_text("no_significant_change"), "No significant change");
+    }
+
+    /// R: quantile(c(1, 2, 4, 8, 16), c(.25, .5, .75)) = 2, 4, 8; quantile(1:4, .25) = 1.75.
+    #[test]
+    fn quantiles_as_r_type_7() {
+        let v = [1.0, 2.0, 4.0, 8.0, 16.0];
+        assert_eq!(
+            [quantile(&v, 0.25), quantile(&v, 0.5), quantile(&v, 0.75)],
+            [2.0, 4.0, 8.0]
+        );
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.25), 1.75);
+        assert_eq!(quantile(&[5.0], 0.5), 5.0);
     }
 }
