@@ -354,8 +354,27 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let targets = crate::indicators::targets::summary(&rec.0.targets);
             print_result(&storage, rec)?;
             println!("lake tables: {}", storage.display("lake/"));
-            println!("scorecard:   {}", storage.display("outputs/scorecard.parquet"));
-            println!("targets:     {}", storage.display("outputs/targets.parquet"));
+            println!(
+                "\nThe report (open it in a browser): {}",
+                storage.display("outputs/scorecard.html")
+            );
+            println!("  workbook:   {}", storage.display("outputs/scorecard.xlsx"));
+            println!(
+                "  scorecard:  {} (and .csv)",
+                storage.display("outputs/scorecard.parquet")
+            );
+            println!(
+                "  targets:    {} (and .csv)",
+                storage.display("outputs/targets.parquet")
+            );
+            println!(
+                "  indicators: {} (metadata, and .csv)",
+                storage.display("outputs/indicators.parquet")
+            );
+            println!(
+                "  open data:  {} (DfE EES format)",
+                storage.display("outputs/ees/")
+            );
             println!("\n{headline}");
             println!("{targets}");
             Ok(())

@@ -345,7 +345,10 @@ pub fn headline(rows: &[Row], council: &Council) -> String {
             ),
         };
         let bench = match r.benchmark_value {
-            Some(b) => format!("England {b:.1}{unit}: {}", r.comparison),
+            Some(b) => format!(
+                "England {b:.1}{unit}: {}",
+                crate::stats::Comparison::parse(&r.comparison).map_or(r.comparison.as_str(), |c| c.wording())
+            ),
             None => "no England value".to_string(),
         };
         out.push_str(&format!(

@@ -170,17 +170,17 @@ fn gap_chart(id: &str, own: &[&Row], england: &[&Row]) -> Markup {
         }
     }
     // A round step giving at most five intervals.
-    let step = [1.0, 2.0, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0]
+    let tick = [1.0, 2.0, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0]
         .into_iter()
         .find(|s| (hi - lo) / s <= 5.0)
         .unwrap_or(100.0);
-    let (lo, hi) = ((lo / step).floor() * step, (hi / step).ceil() * step);
+    let (lo, hi) = ((lo / tick).floor() * tick, (hi / tick).ceil() * tick);
     let plot_w = w - left - 10.0;
     let step = plot_w / periods.len() as f64;
     let x = |i: usize| left + step * (i as f64 + 0.5);
     let y = |v: f64| top + (h - top - bottom) * (1.0 - (v - lo) / (hi - lo).max(1e-9));
-    let ticks: Vec<f64> = (0..=((hi - lo) / step).round() as usize)
-        .map(|k| lo + step * k as f64)
+    let ticks: Vec<f64> = (0..=((hi - lo) / tick).round() as usize)
+        .map(|k| lo + tick * k as f64)
         .collect();
     let eng_points: Vec<(f64, f64)> = england
         .iter()
@@ -201,9 +201,9 @@ fn gap_chart(id: &str, own: &[&Row], england: &[&Row]) -> Markup {
                 text x=(left - 6.0) y=(y(*t) + 4.0) text-anchor="end" font-size="11" { (format!("{t:.0}")) }
             }
             @if !eng_points.is_empty() {
-                polyline points=(eng_points.iter().map(|(a, b)| format!("{a:.1},{b:.1}")).collect::<Vec<_>>().join(" ")) fill="none" stroke="#555" stroke-dasharray="4 3" {}
+                polyline points=(eng_points.iter().map(|(a, b)| format!("{:.1},{b:.1}", a + 12.0)).collect::<Vec<_>>().join(" ")) fill="none" stroke="#555" stroke-dasharray="4 3" {}
                 @for (a, b) in &eng_points {
-                    path d=(format!("M{:.1} {:.1} l6 6 l-6 6 l-6 -6 z", a, b - 6.0)) fill="#fff" stroke="#555" stroke-width="1.5" {}
+                    path d=(format!("M{:.1} {:.1} l6 6 l-6 6 l-6 -6 z", a + 12.0, b - 6.0)) fill="#fff" stroke="#555" stroke-width="1.5" {}
                 }
             }
             @for (i, r) in own.iter().enumerate() {
