@@ -62,6 +62,18 @@ pub struct Row {
 }
 
 impl Row {
+    /// The published order: indicator, period, area, breakdown.
+    pub fn order_key(&self) -> [&str; 6] {
+        [
+            &self.indicator_id,
+            &self.period_key,
+            &self.area_type,
+            &self.area_code,
+            &self.breakdown,
+            &self.breakdown_value,
+        ]
+    }
+
     /// Publish no figure for this row, only `symbol` (`c` suppressed, `x` not available).
     pub fn withhold(&mut self, symbol: &str) {
         self.numerator = None;
@@ -856,43 +868,11 @@ pub async fn compute(
     progress.finish_and_clear();
     let disclosure = protect::apply(&mut rows, policy, &gap_sources, council, previous);
     compare_and_trend(&mut rows, catalogue);
-    rows.sort_by(|a, b| {
-        (
-            &a.indicator_id,
-            &a.period_key,
-            &a.area_type,
-            &a.area_code,
-            &a.breakdown,
-            &a.breakdown_value,
-        )
-            .cmp(&(
-                &b.indicator_id,
-                &b.period_key,
-                &b.area_type,
-                &b.area_code,
-                &b.breakdown,
-                &b.breakdown_value,
-            ))
-    });
+    rows.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
     for n in &notes {
         tracing::info!("{n}");
     }
-    spread.sort_by(|a, b| {
-        (
-            &a.indicator_id,
-            &a.period_key,
-            &a.area_code,
-            &a.breakdown,
-            &a.breakdown_value,
-        )
-            .cmp(&(
-                &b.indicator_id,
-                &b.period_key,
-                &b.area_code,
-                &b.breakdown,
-                &b.breakdown_value,
-            ))
-    });
+    spread.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
     Ok(Scorecard {
         rows,
         disclosure,

@@ -41,6 +41,13 @@ fn badge(c: Comparison) -> Markup {
     }
 }
 
+/// A table's header row.
+fn header_row(names: &[&str]) -> Markup {
+    html! {
+        thead { tr { @for n in names { th scope="col" { (n) } } } }
+    }
+}
+
 /// The published number of a row, as the data attribute carries it.
 fn data_value(r: &Row) -> String {
     r.value.map(|v| format!("{v}")).unwrap_or_default()
@@ -126,7 +133,7 @@ fn headline(inputs: &Inputs<'_>) -> Markup {
                         (gap_chart(&ind.id, &own, &england))
                         table.data {
                             caption.visually-hidden { (ind.name) ", by year" }
-                            thead { tr { th scope="col" { "Year" } th scope="col" { "Council" } th scope="col" { "95% interval" } th scope="col" { "England" } } }
+                            (header_row(&["Year", "Council", "95% interval", "England"]))
                             tbody {
                                 @for r in &own {
                                     tr {
@@ -283,19 +290,7 @@ fn overview_section(overview: &[Overview<'_>]) -> Markup {
                     div.scroll {
                         table.data.overview {
                             caption.visually-hidden { (domain_title(d)) ": latest values" }
-                            thead {
-                                tr {
-                                    th scope="col" { "Indicator" }
-                                    th scope="col" { "Period" }
-                                    th scope="col" { "Value" }
-                                    th scope="col" { "95% interval" }
-                                    th scope="col" { "England" }
-                                    th scope="col" { "Compared with England" }
-                                    th scope="col" { "Trend" }
-                                    th scope="col" { "Recent periods" }
-                                    th scope="col" { "Count" }
-                                }
-                            }
+                            (header_row(&["Indicator", "Period", "Value", "95% interval", "England", "Compared with England", "Trend", "Recent periods", "Count"]))
                             tbody {
                                 @for o in &lines {
                                     @let r = o.latest;
@@ -372,19 +367,7 @@ fn spine_section(inputs: &Inputs<'_>, overview: &[Overview<'_>]) -> Markup {
                 div.scroll {
                     table.data {
                         caption.visually-hidden { "The council among all councils" }
-                        thead {
-                            tr {
-                                th scope="col" { "Indicator" }
-                                th scope="col" { "Period" }
-                                th scope="col" { "Council" }
-                                th scope="col" { "England" }
-                                th scope="col" { "Lowest" }
-                                th scope="col" { "Spread of councils" }
-                                th scope="col" { "Highest" }
-                                th scope="col" { "Rank" }
-                                th scope="col" { "Among comparators" }
-                            }
-                        }
+                        (header_row(&["Indicator", "Period", "Council", "England", "Lowest", "Spread of councils", "Highest", "Rank", "Among comparators"]))
                         tbody {
                             @for (o, r, s) in &spines {
                                 tr {
