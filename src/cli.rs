@@ -103,6 +103,22 @@ pub enum Command {
     },
     /// Run the indicator fixtures (`pipelines/indicators/tests/*.toml`): rows in, indicator rows out.
     Test,
+    /// Query the lake and the published outputs with SQL (DataFusion, with the
+    /// startwell functions). Tables: every lake table by name, and
+    /// outputs_scorecard, outputs_targets, outputs_indicators.
+    Sql {
+        /// The query, e.g. "SELECT period, count(*) FROM eyfsp GROUP BY period".
+        query: String,
+        #[arg(long, value_enum, default_value_t = crate::sql::Format::Table)]
+        format: crate::sql::Format,
+        /// Write the result to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Read every Delta table as it was: a version (3), a time
+        /// (2025-11-20T02:00:00Z) or a date (2025-11-20).
+        #[arg(long)]
+        as_of: Option<String>,
+    },
     /// Delete landing and quarantine files older than `[retention]` allows (landing
     /// files only once their rows are in the lake), recording each by name and hash.
     Purge {
@@ -193,6 +209,23 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 rec.purged.len(),
                 storage.display(&format!("state/runs/{}.json", rec.run_id))
             );
+            Ok(())
+        }
+        Command::Sql {
+            query,
+            format,
+            out,
+            as_of,
+        } => {
+            let project = load_project(&project_dir)?;
+            let storage = Storage::open(&project.dir, &project.storage_root)?;
+            let as_of = as_of.as_deref().map(crate::sql::AsOf::parse).transpose()?;
+            let rows = crate::sql::run(&storage, &query, format, out.as_deref(), as_of).await?;
+            if let Some(out) = &out {
+                eprintln!("{rows} row(s) written to {}", out.display());
+            } else if format == crate::sql::Format::Table {
+                eprintln!("{rows} row(s)");
+            }
             Ok(())
         }
         Command::Test => {

@@ -67,6 +67,10 @@ pub enum Error {
     )]
     Interrupted(String),
 
+    /// A query or command-line value the user gave is wrong (`startwell sql`).
+    #[error("{0}")]
+    Query(String),
+
     /// Our own bug or an unexpected library failure.
     #[error("internal error: {0}")]
     Internal(String),
@@ -75,7 +79,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Config(_) | Error::Key(_) => exit_code::CONFIG,
+            Error::Config(_) | Error::Key(_) | Error::Query(_) => exit_code::CONFIG,
             Error::BadFile { .. } | Error::DataRefused(_) => exit_code::DATA,
             Error::Storage { .. } => exit_code::STORAGE,
             Error::Internal(_) => exit_code::INTERNAL,

@@ -37,5 +37,6 @@ pub mod read;
 pub mod reference;
 pub mod run;
 pub mod seeds;
+pub mod sql;
 pub mod stats;
 pub mod storage;

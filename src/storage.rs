@@ -367,6 +367,22 @@ impl Storage {
     }
 
     /// The Delta table `lake/<table>` (not yet created when it has no version).
+    /// The names of the tables under `lake/` (each a folder), sorted.
+    pub async fn lake_tables(&self) -> Result<Vec<String>> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&self.path("lake")))
+            .await
+            .map_err(|e| Error::storage(self.display("lake/"), e))?;
+        let mut names: Vec<String> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     pub async fn table(&self, table: &str) -> Result<DeltaTable> {
         let url = self.table_url(table);
         let mut t = deltalake::DeltaTableBuilder::from_url(url.clone())?

@@ -13,3 +13,4 @@ mod ops;
 mod outputs;
 mod retention;
 mod scorecard;
+mod tools;

@@ -1,0 +1,197 @@
+//! The data engineer's tools: `startwell sql` over the lake and the published
+//! outputs (formats, time travel, errors that say what exists), and what the
+//! lake promises the readers analysts use.
+
+use std::path::Path;
+
+use startwell::run::RunOptions;
+
+use crate::common::{TABLES, TestProject, count};
+
+fn csv_number(out: &str) -> i64 {
+    let mut lines = out.lines();
+    lines.next().expect("a header");
+    lines.next().expect("a row").trim().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sql_reads_the_lake_the_outputs_and_earlier_versions() {
+    let tp = TestProject::new();
+    tp.generate(100, 2);
+    tp.run(RunOptions::default()).await.unwrap();
+    let storage = tp.storage();
+
+    // A lake table: the same count as reading the Delta table directly.
+    let (code, out, err) = tp.run_binary(&["sql", "SELECT count(*) AS n FROM eyfsp", "--format", "csv"]);
+    assert_eq!(code, 0, "{err}");
+    let latest = csv_number(&out);
+    assert_eq!(latest, count(&storage, "eyfsp", "").await);
+    assert!(latest > 0);
+
+    // Time travel: the first commit of eyfsp (one delivery) holds fewer rows.
+    let (code, out, err) = tp.run_binary(&[
+        "sql",
+        "SELECT count(*) AS n FROM eyfsp",
+        "--format",
+        "csv",
+        "--as-of",
+        "0",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let first = csv_number(&out);
+    assert!(0 < first && first < latest, "version 0 {first}, latest {latest}");
+
+    // A published output, with a startwell function, as JSON lines.
+    let (code, out, err) = tp.run_binary(&[
+        "sql",
+        "SELECT indicator_id, round(wilson_lower(numerator, denominator, z95()), 6) AS l, round(lower_95, 6) AS p \
+         FROM outputs_scorecard WHERE indicator_id = 'sr_gld' AND numerator IS NOT NULL AND area_type = 'local_authority' \
+         ORDER BY period",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!lines.is_empty());
+    for l in &lines {
+        assert_eq!(l["l"], l["p"], "the function gives the published interval: {l}");
+    }
+
+    // Parquet to a file, read back.
+    let file = tp.path().join("ledger.parquet");
+    let (code, _, err) = tp.run_binary(&[
+        "sql",
+        "SELECT source, file, rows_accepted FROM ingest_ledger",
+        "--format",
+        "parquet",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("row(s) written to"), "{err}");
+    let reader =
+        datafusion::parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).unwrap())
+            .unwrap();
+    use datafusion::parquet::file::reader::FileReader;
+    assert_eq!(
+        reader.metadata().file_metadata().num_rows(),
+        count(&storage, "ingest_ledger", "").await
+    );
+
+    // Mistakes say what exists, and exit 2.
+    let (code, _, err) = tp.run_binary(&["sql", "SELECT * FROM eyfsp_typo"]);
+    assert_eq!(code, 2, "{err}");
+    for t in TABLES.iter().chain(&["outputs_scorecard", "ingest_ledger"]) {
+        assert!(err.contains(t), "the tables are listed: {err}");
+    }
+    let (code, _, err) = tp.run_binary(&["sql", "SELECT perod FROM eyfsp"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("period"), "the columns are listed: {err}");
+    let (code, _, err) = tp.run_binary(&["sql", "SELECT 1", "--as-of", "last week"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--as-of"), "{err}");
+    let (code, _, err) = tp.run_binary(&["sql", "SELECT 1", "--format", "parquet"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+/// Every Delta table is at reader version 1 / writer version 2 with no table
+/// features, has no `timestamp_ntz` column, and keeps dates as `date`: what
+/// Power BI's DeltaLake.Table, DuckDB, pandas and Polars all read.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lake_keeps_to_what_every_reader_reads() {
+    let tp = TestProject::new();
+    tp.generate(60, 1);
+    tp.run(RunOptions::default()).await.unwrap();
+    let lake = tp.path().join("data/lake");
+    let mut tables = 0;
+    for dir in std::fs::read_dir(&lake).unwrap().flatten() {
+        let log = dir.path().join("_delta_log");
+        let mut protocols = Vec::new();
+        let mut schemas = Vec::new();
+        for f in std::fs::read_dir(&log).unwrap().flatten() {
+            if f.path().extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            for line in std::fs::read_to_string(f.path()).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                if let Some(p) = v.get("protocol") {
+                    protocols.push(p.clone());
+                }
+                if let Some(s) = v.get("metaData").and_then(|m| m.get("schemaString")) {
+                    schemas.push(s.as_str().unwrap().to_string());
+                }
+            }
+        }
+        let name = dir.file_name().to_string_lossy().to_string();
+        assert!(!protocols.is_empty(), "{name}: no protocol");
+        for p in &protocols {
+            assert_eq!(p["minReaderVersion"], 1, "{name}: {p}");
+            assert_eq!(p["minWriterVersion"], 2, "{name}: {p}");
+            assert!(
+                p.get("readerFeatures").is_none() && p.get("writerFeatures").is_none(),
+                "{name}: {p}"
+            );
+        }
+        for s in &schemas {
+            assert!(!s.contains("timestamp_ntz"), "{name}: {s}");
+            let schema: serde_json::Value = serde_json::from_str(s).unwrap();
+            for field in schema["fields"].as_array().unwrap() {
+                let fname = field["name"].as_str().unwrap();
+                if fname.ends_with("_date") || fname == "period_start" || fname == "period_end" {
+                    assert_eq!(field["type"], "date", "{name}.{fname}");
+                }
+            }
+        }
+        tables += 1;
+    }
+    assert!(tables >= 10, "{tables} tables");
+    readers_read(tp.path());
+}
+
+/// DuckDB and pyarrow (from PyPI; `.ci/run` installs them into the test venv,
+/// `STARTWELL_BROWSER_PYTHON`) read the outputs and a Delta table's files.
+fn readers_read(project: &Path) {
+    let python = std::env::var_os("STARTWELL_BROWSER_PYTHON").unwrap_or_else(|| "python3".into());
+    let has = std::process::Command::new(&python)
+        .args(["-c", "import duckdb, pyarrow"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has {
+        eprintln!(
+            "SKIPPED the readers check: no duckdb and pyarrow for {python:?} (pip install duckdb pyarrow)"
+        );
+        return;
+    }
+    let script = r#"
+import json, os, sys, duckdb, pyarrow.parquet as pq
+root = sys.argv[1]
+card = os.path.join(root, "outputs", "scorecard.parquet")
+n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{card}')").fetchone()[0]
+t = pq.read_table(card)
+assert n == t.num_rows > 0, (n, t.num_rows)
+assert str(t.schema.field("period_start").type) == "date32[day]", t.schema
+gld = duckdb.sql(f"SELECT count(*) FROM read_parquet('{card}') WHERE indicator_id = 'sr_gld_fsm_gap'").fetchone()[0]
+assert gld > 0
+# A Delta table as a reader without Delta support sees it: the files its log adds.
+log = os.path.join(root, "lake", "eyfsp", "_delta_log")
+files = set()
+for f in sorted(os.listdir(log)):
+    if f.endswith(".json"):
+        for line in open(os.path.join(log, f)):
+            a = json.loads(line)
+            if "add" in a: files.add(a["add"]["path"])
+            if "remove" in a: files.discard(a["remove"]["path"])
+paths = [os.path.join(root, "lake", "eyfsp", p) for p in sorted(files)]
+rows = duckdb.sql("SELECT count(*) FROM read_parquet(?)", params=[paths]).fetchone()[0]
+print(json.dumps({"scorecard": n, "eyfsp": rows}))
+"#;
+    let out = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(project.join("data"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["eyfsp"].as_i64().unwrap() > 0, "{v}");
+}
