@@ -219,7 +219,7 @@ pub fn map_header(plan: &SourcePlan, header: &[String], file: &str) -> Result<He
         return Err(Error::bad_file(
             file,
             format!(
-                "row {header_row}, where the header should be, has {} cell(s) and none of them is a column name of                  source `{}` (the row is not quoted: it may be data). Is this the right file, does it have a header                  row, and is it on row {header_row}?",
+                "row {header_row}, where the header should be, has {} cell(s) and none of them is a column name of source `{}` (the row is not quoted: it may be data). Is this the right file, does it have a header row, and is it on row {header_row}?",
                 header.len(),
                 plan.name,
             ),
@@ -245,7 +245,7 @@ pub fn map_header(plan: &SourcePlan, header: &[String], file: &str) -> Result<He
             return Err(Error::bad_file(
                 file,
                 format!(
-                    "two columns, {} and {}, both map to column `{}`: which one is meant is ambiguous;                      ask the partner to send one, or make the aliases in {} tell them apart",
+                    "two columns, {} and {}, both map to column `{}`: which one is meant is ambiguous; ask the partner to send one, or make the aliases in {} tell them apart",
                     name(*first),
                     name(second),
                     c.name,

@@ -103,6 +103,20 @@ pub enum Command {
     },
     /// Run the indicator fixtures (`pipelines/indicators/tests/*.toml`): rows in, indicator rows out.
     Test,
+    /// What `run` would do now, writing nothing: each landing file new, changed,
+    /// ingested or refused; for each new file its columns, rows accepted and
+    /// rejected (commonest reasons, first lines), and what it would replace.
+    /// Exits 1 when a file would be refused.
+    Plan {
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Check these files (a partner's file as it arrives) instead of the landing zone.
+        files: Vec<PathBuf>,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Query the lake and the published outputs with SQL (DataFusion, with the
     /// startwell functions). Tables: every lake table by name, and
     /// outputs_scorecard, outputs_targets, outputs_indicators.
@@ -209,6 +223,38 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 rec.purged.len(),
                 storage.display(&format!("state/runs/{}.json", rec.run_id))
             );
+            Ok(())
+        }
+        Command::Plan { source, files, json } => {
+            let project = load_project(&project_dir)?;
+            let storage = Storage::open(&project.dir, &project.storage_root)?;
+            if let Some(s) = &source
+                && !project.plan.sources.iter().any(|p| &p.name == s)
+            {
+                return Err(Error::config(
+                    project.dir.join("pipelines"),
+                    format!("no source `{s}` (pipelines/{s}.toml)"),
+                ));
+            }
+            let plans = crate::plan::plan(&project, &storage, source.as_deref(), &files).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&plans).map_err(Error::internal)?
+                );
+            } else {
+                print!("{}", crate::plan::render(&plans));
+            }
+            if !files.is_empty() && plans.is_empty() {
+                return Err(Error::config(
+                    &files[0],
+                    "no source's file pattern matches this file name, so `run` would not read it",
+                ));
+            }
+            let refused = plans.iter().filter(|p| p.refused.is_some()).count();
+            if refused > 0 {
+                return Err(Error::DataRefused(format!("{refused} file(s) would be refused")));
+            }
             Ok(())
         }
         Command::Sql {

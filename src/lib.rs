@@ -31,6 +31,7 @@ pub mod ingest;
 pub mod keycheck;
 pub mod lake;
 pub mod ops;
+pub mod plan;
 pub mod pseudo;
 pub mod purge;
 pub mod read;

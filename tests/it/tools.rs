@@ -195,3 +195,121 @@ print(json.dumps({"scorecard": n, "eyfsp": rows}))
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["eyfsp"].as_i64().unwrap() > 0, "{v}");
 }
+
+/// `plan` before a run: every file new, with the counts `run` then gets, and
+/// nothing written; after it: already ingested; a partner's file checked as it
+/// arrives: a new column reported, rejected rows by reason and line (never a
+/// value), what its period would replace, and exit 1 when it would be refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_says_what_run_would_do_and_writes_nothing() {
+    let tp = TestProject::new();
+    tp.generate(100, 2);
+    let (code, out, err) = tp.run_binary(&["plan", "--source", "eyfsp", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let plans: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert!(!plans.is_empty());
+    assert!(plans.iter().all(|p| p["state"] == "new"), "{out}");
+    let lake = tp.path().join("data/lake");
+    assert!(!lake.join("eyfsp").exists(), "plan wrote to the lake");
+    assert!(
+        !tp.path().join("data/quarantine").exists(),
+        "plan wrote to quarantine"
+    );
+
+    // The counts are the ones `run` gets.
+    tp.run(RunOptions::default()).await.unwrap();
+    let ledger = startwell::lake::read_ledger(&tp.storage()).await.unwrap();
+    for p in &plans {
+        let e = ledger
+            .iter()
+            .find(|e| e.source == "eyfsp" && e.file == p["file"].as_str().unwrap())
+            .unwrap_or_else(|| panic!("{p} not in the ledger"));
+        assert_eq!(p["rows_accepted"].as_i64().unwrap(), e.rows_accepted, "{p}");
+        assert_eq!(p["rows_rejected"].as_i64().unwrap(), e.rows_rejected, "{p}");
+    }
+    let (code, out, err) = tp.run_binary(&["plan", "--source", "eyfsp"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("eyfsp_2024-25.csv: already ingested"), "{out}");
+
+    // A partner's corrected file: one row fewer, a new column, one bad row.
+    let delivered = first_file(&tp.landing().join("eyfsp"));
+    let name = delivered.file_name().unwrap().to_str().unwrap().to_string();
+    let period = name
+        .trim_start_matches("eyfsp_")
+        .trim_end_matches(".csv")
+        .to_string();
+    let original = std::fs::read_to_string(&delivered).unwrap();
+    let mut lines: Vec<String> = original.lines().map(str::to_string).collect();
+    lines[0].push_str(",Notes");
+    for l in lines.iter_mut().skip(1) {
+        l.push_str(",x");
+    }
+    let bad_upn = lines[2].split(',').next().unwrap().to_string();
+    lines[2] = lines[2].replacen(&bad_upn, "NOT-A-UPN", 1);
+    lines.pop();
+    let arrived = tp.path().join(&name);
+    std::fs::write(&arrived, lines.join("\n") + "\n").unwrap();
+    let (code, out, err) = tp.run_binary(&["plan", arrived.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains(&format!("{name}: changed")), "{out}");
+    assert!(
+        out.contains("not in the schema (ignored until configured): Notes"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("replaces period {period} of `eyfsp`")),
+        "{out}"
+    );
+    let now = ledger
+        .iter()
+        .find(|e| e.source == "eyfsp" && e.file == name)
+        .unwrap()
+        .rows_accepted;
+    assert!(
+        out.contains(&format!("{now} row(s) now")),
+        "the rows it replaces: {out}"
+    );
+    assert!(out.contains("(lines 3)"), "the bad row's line: {out}");
+    assert!(
+        !out.contains("NOT-A-UPN") && !out.contains(&bad_upn),
+        "no identifier value: {out}"
+    );
+
+    // A file that would be refused: exit 1, and it says why.
+    let broken: Vec<String> = original
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                l.to_string()
+            } else {
+                l.replacen(',', ",X", 1)
+            }
+        })
+        .collect();
+    let refused = tp.path().join("refused").join(&name);
+    std::fs::create_dir_all(refused.parent().unwrap()).unwrap();
+    std::fs::write(&refused, broken.join("\n") + "\n").unwrap();
+    let (code, out, err) = tp.run_binary(&["plan", refused.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("WOULD BE REFUSED"), "{out}");
+    assert!(err.contains("1 file(s) would be refused"), "{err}");
+    // Still nothing written.
+    assert_eq!(
+        startwell::lake::read_ledger(&tp.storage()).await.unwrap().len(),
+        ledger.len()
+    );
+}
+
+/// The first file (by name) that is UTF-8 text (some generated files are Windows-1252).
+fn first_file(dir: &Path) -> std::path::PathBuf {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v.into_iter()
+        .find(|p| std::fs::read_to_string(p).is_ok())
+        .expect("a UTF-8 file")
+}
