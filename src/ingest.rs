@@ -106,6 +106,8 @@ struct ReadReport {
     /// Why the whole file is refused (nothing is committed).
     refused: Option<String>,
     quarantine: Option<String>,
+    /// Header cells that map to no column: new columns, ignored until configured.
+    unmapped: Vec<String>,
 }
 
 /// How a `--full-refresh` run treats a file.
@@ -297,10 +299,34 @@ pub async fn ingest_file(
         if cut_short {
             notes.push(CUT_SHORT.to_string());
         }
+        if !rr.unmapped.is_empty() {
+            notes.push(format!(
+                "column(s) not in the schema, ignored until configured in {}: {}",
+                plan.file.display(),
+                rr.unmapped.join(", ")
+            ));
+        }
         report.message = notes.join("; ");
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Header cells that map to no column of the source (quoted only when they
+/// could be a column name, never a value from a data row).
+pub fn unmapped_columns(header: &[String], map: &crate::check::HeaderMap) -> Vec<String> {
+    header
+        .iter()
+        .enumerate()
+        .filter(|(i, h)| !h.trim().is_empty() && !map.cells.contains(&Some(*i)))
+        .map(|(_, h)| {
+            if crate::check::could_be_header(h) {
+                h.trim().to_string()
+            } else {
+                "(a cell that is not quoted)".to_string()
+            }
+        })
+        .collect()
 }
 
 fn top_reasons(reasons: &HashMap<String, u64>, n: usize) -> String {
@@ -373,12 +399,16 @@ impl ReadJob {
                 return Err(e);
             }
         };
+        let unmapped = unmapped_columns(&reader.header, &header);
         let file = info.file.clone();
         let file = file.as_str();
         let mut checker = Checker::new(plan, header, key, seeds, info);
         let mut batch = BatchBuilder::new(plan);
         let mut q = Quarantine::new(plan)?;
-        let mut rep = ReadReport::default();
+        let mut rep = ReadReport {
+            unmapped,
+            ..ReadReport::default()
+        };
         for row in reader.rows {
             let row = match row {
                 Ok(r) => r,

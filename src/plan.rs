@@ -344,11 +344,7 @@ async fn check_file(
                 None => result.absent.push(c.name.clone()),
             }
         }
-        for (i, h) in reader.header.iter().enumerate() {
-            if !h.trim().is_empty() && !header.cells.contains(&Some(i)) && crate::check::could_be_header(h) {
-                result.unmapped.push(h.trim().to_string());
-            }
-        }
+        result.unmapped = crate::ingest::unmapped_columns(&reader.header, &header);
         let mut checker = Checker::new(&plan, header, &key, &seeds, info);
         let mut reasons: BTreeMap<String, (u64, Vec<u64>)> = BTreeMap::new();
         for row in reader.rows {

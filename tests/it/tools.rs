@@ -299,6 +299,23 @@ async fn plan_says_what_run_would_do_and_writes_nothing() {
         startwell::lake::read_ledger(&tp.storage()).await.unwrap().len(),
         ledger.len()
     );
+
+    // Delivered for real, the new column is ingested around and said in the run.
+    std::fs::copy(&arrived, &delivered).unwrap();
+    let record = tp.run(RunOptions::default()).await.unwrap();
+    let report = record
+        .files
+        .iter()
+        .find(|f| f.file == name)
+        .expect("the corrected file is read");
+    assert!(
+        report
+            .message
+            .contains("not in the schema, ignored until configured")
+            && report.message.contains("Notes"),
+        "{}",
+        report.message
+    );
 }
 
 /// The first file (by name) that is UTF-8 text (some generated files are Windows-1252).
