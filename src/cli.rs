@@ -117,6 +117,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The project's documentation as one self-contained HTML page: sources,
+    /// lake tables (with their history), indicators (with their lineage), runs.
+    Docs {
+        /// Folder to write index.html into (default: startwell-docs/ in the project).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Query the lake and the published outputs with SQL (DataFusion, with the
     /// startwell functions). Tables: every lake table by name, and
     /// outputs_scorecard, outputs_targets, outputs_indicators.
@@ -223,6 +230,14 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 rec.purged.len(),
                 storage.display(&format!("state/runs/{}.json", rec.run_id))
             );
+            Ok(())
+        }
+        Command::Docs { out } => {
+            let project = load_project(&project_dir)?;
+            let storage = Storage::open(&project.dir, &project.storage_root)?;
+            let out = out.unwrap_or_else(|| project.dir.join("startwell-docs"));
+            let page = crate::docs::write(&project, &storage, &out).await?;
+            println!("documentation: {}", page.display());
             Ok(())
         }
         Command::Plan { source, files, json } => {

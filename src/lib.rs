@@ -24,6 +24,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod disclosure;
+pub mod docs;
 pub mod error;
 pub mod generate;
 pub mod indicators;

@@ -201,23 +201,16 @@ pub async fn build_scorecard(
     Ok(card)
 }
 
-/// Plan every indicator's SQL against empty tables of the curated schemas, so
-/// `validate` finds unknown columns and syntax errors without touching data.
-pub async fn validate(project: &Project) -> Vec<ConfigIssue> {
-    let mut issues = Vec::new();
-    let d = dir(&project.dir);
-    let catalogue = catalogue::load(&d, &mut issues);
-    issues.extend(targets::check(
-        &project.targets,
-        &catalogue,
-        &project.dir.join("startwell.toml"),
-    ));
+/// A session with every curated and reference table registered empty (its
+/// schema only) and the views: enough to plan any indicator's SQL.
+pub async fn planning_session(project: &Project, council: &Council) -> Result<SessionContext> {
     let ctx = SessionContext::new();
     udf::register(&ctx);
     for s in &project.plan.sources {
-        if let Ok(t) = MemTable::try_new(s.schema.clone(), vec![vec![]]) {
-            let _ = ctx.register_table(s.table.as_str(), Arc::new(t));
-        }
+        ctx.register_table(
+            s.table.as_str(),
+            Arc::new(MemTable::try_new(s.schema.clone(), vec![vec![]])?),
+        )?;
     }
     for (name, cols) in REF_TABLES {
         let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(
@@ -231,17 +224,105 @@ pub async fn validate(project: &Project) -> Vec<ConfigIssue> {
                 })
                 .collect::<Vec<_>>(),
         ));
-        if let Ok(t) = MemTable::try_new(schema, vec![vec![]]) {
-            let _ = ctx.register_table(*name, Arc::new(t));
-        }
+        ctx.register_table(*name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+    }
+    engine::register_views(&ctx, &dir(&project.dir), council).await?;
+    Ok(ctx)
+}
+
+/// What one indicator reads: its query, and each table with the columns used
+/// (after the views are expanded and the optimiser pushed the projections down).
+#[derive(Debug, Clone)]
+pub struct Lineage {
+    pub indicator: String,
+    pub sql: String,
+    pub reads: Vec<(String, Vec<String>)>,
+}
+
+/// Every indicator's lineage, from the planned SQL (gaps read the indicator
+/// they are a gap of; benchmarks their public tables).
+pub async fn lineage(project: &Project) -> Result<Vec<Lineage>> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::LogicalPlan;
+    let d = dir(&project.dir);
+    let mut issues = Vec::new();
+    let catalogue = catalogue::load(&d, &mut issues);
+    if !issues.is_empty() {
+        return Err(Error::Config(issues));
     }
     let council = council(project);
-    if let Err(e) = engine::register_views(&ctx, &d, &council).await {
-        if let Error::Config(mut v) = e {
-            issues.append(&mut v);
+    let ctx = planning_session(project, &council).await?;
+    let mut out = Vec::new();
+    for ind in &catalogue {
+        let mut sqls: Vec<String> = engine::queries(std::slice::from_ref(ind), &d, &council)?
+            .into_iter()
+            .map(|q| q.sql)
+            .collect();
+        if let Some(b) = &ind.benchmark_sql
+            && let Ok(text) = std::fs::read_to_string(d.join(b))
+        {
+            sqls.push(ind.with_params(&engine::render(&text, &council)));
         }
-        return issues;
+        let mut reads: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for sql in &sqls {
+            let plan = ctx
+                .sql(sql.trim().trim_end_matches(';'))
+                .await?
+                .into_optimized_plan()?;
+            plan.apply(|node| {
+                if let LogicalPlan::TableScan(scan) = node {
+                    let schema = scan.source.schema();
+                    let cols = reads.entry(scan.table_name.table().to_string()).or_default();
+                    match &scan.projection {
+                        Some(p) => cols.extend(p.iter().map(|i| schema.field(*i).name().clone())),
+                        None => cols.extend(schema.fields().iter().map(|f| f.name().clone())),
+                    }
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })?;
+        }
+        if let Some(g) = &ind.gap {
+            reads.entry(format!("indicator {}", g.of)).or_default();
+        }
+        out.push(Lineage {
+            indicator: ind.id.clone(),
+            sql: sqls.join(";\n\n"),
+            reads: reads
+                .into_iter()
+                .map(|(t, c)| (t, c.into_iter().collect()))
+                .collect(),
+        });
     }
+    Ok(out)
+}
+
+/// Plan every indicator's SQL against empty tables of the curated schemas, so
+/// `validate` finds unknown columns and syntax errors without touching data.
+pub async fn validate(project: &Project) -> Vec<ConfigIssue> {
+    let mut issues = Vec::new();
+    let d = dir(&project.dir);
+    let catalogue = catalogue::load(&d, &mut issues);
+    issues.extend(targets::check(
+        &project.targets,
+        &catalogue,
+        &project.dir.join("startwell.toml"),
+    ));
+    let council = council(project);
+    let ctx = match planning_session(project, &council).await {
+        Ok(ctx) => ctx,
+        Err(Error::Config(mut v)) => {
+            issues.append(&mut v);
+            return issues;
+        }
+        Err(e) => {
+            issues.push(ConfigIssue {
+                file: d.clone(),
+                message: e.to_string(),
+            });
+            return issues;
+        }
+    };
     match engine::queries(&catalogue, &d, &council) {
         Ok(queries) => {
             for q in queries {

@@ -107,6 +107,16 @@ def run(ws, page, out):
             "Runtime.evaluate", expression="document.documentElement.scrollWidth", returnByValue=True
         )["result"]["value"]
         report["overflow"][name] = scroll_width > width
+        report.setdefault("scroll_width", {})[name] = scroll_width
+        if scroll_width > width:
+            report.setdefault("overflowing", {})[name] = json.loads(s.call(
+                "Runtime.evaluate",
+                expression="""JSON.stringify([...document.querySelectorAll('body *')]
+                    .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !(e.parentElement && e.parentElement.closest('.scroll')))
+                    .slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + (e.id || '') + ': '
+                        + e.textContent.trim().slice(0, 60)))""",
+                returnByValue=True,
+            )["result"]["value"])
         shot = s.call(
             "Page.captureScreenshot",
             format="png",

@@ -226,3 +226,58 @@ pub async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// Chromium (`STARTWELL_CHROMIUM`, else `chromium` on PATH) and a Python with
+/// websocket-client (`STARTWELL_BROWSER_PYTHON`, else `python3`).
+pub fn browser() -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
+    let on_path = |name: &str| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    };
+    let chromium = std::env::var_os("STARTWELL_CHROMIUM")
+        .map(Into::into)
+        .or_else(|| on_path("chromium"))
+        .ok_or("no chromium (apt-get install chromium, or set STARTWELL_CHROMIUM)")?;
+    let python = std::env::var_os("STARTWELL_BROWSER_PYTHON")
+        .map(Into::into)
+        .or_else(|| on_path("python3"))
+        .ok_or("no python3")?;
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import websocket"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err(format!(
+            "{} has no websocket-client (pip install websocket-client, or set STARTWELL_BROWSER_PYTHON)",
+            python.display()
+        ));
+    }
+    Ok((chromium, python))
+}
+
+/// Render `page` with `tests/browser/render.py` into `shots`; its report.json.
+pub fn render_in_browser(page: &Path, shots: &Path) -> Option<serde_json::Value> {
+    let (chromium, python) = match browser() {
+        Ok(b) => b,
+        Err(why) => {
+            eprintln!("SKIPPED {} in a browser: {why}", page.display());
+            return None;
+        }
+    };
+    let _ = std::fs::remove_dir_all(shots);
+    let out = Command::new(&python)
+        .arg(repo().join("tests/browser/render.py"))
+        .arg(&chromium)
+        .arg(page)
+        .arg(shots)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "render.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("screenshots of {}: {}", page.display(), shots.display());
+    Some(serde_json::from_slice(&std::fs::read(shots.join("report.json")).unwrap()).unwrap())
+}

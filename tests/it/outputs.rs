@@ -417,35 +417,6 @@ async fn metadata_and_open_data_follow_their_standards_and_the_scorecard() {
     check_report_in_a_browser(&out.join("scorecard.html"), &card);
 }
 
-/// Chromium (`STARTWELL_CHROMIUM`, else `chromium` on PATH) and a Python with
-/// websocket-client (`STARTWELL_BROWSER_PYTHON`, else `python3`).
-fn browser() -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
-    let on_path = |name: &str| {
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    };
-    let chromium = std::env::var_os("STARTWELL_CHROMIUM")
-        .map(Into::into)
-        .or_else(|| on_path("chromium"))
-        .ok_or("no chromium (apt-get install chromium, or set STARTWELL_CHROMIUM)")?;
-    let python = std::env::var_os("STARTWELL_BROWSER_PYTHON")
-        .map(Into::into)
-        .or_else(|| on_path("python3"))
-        .ok_or("no python3")?;
-    let ok = std::process::Command::new(&python)
-        .args(["-c", "import websocket"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        return Err(format!(
-            "{} has no websocket-client (pip install websocket-client, or set STARTWELL_BROWSER_PYTHON)",
-            python.display()
-        ));
-    }
-    Ok((chromium, python))
-}
-
 /// The report in a real browser (headless Chromium, over the DevTools protocol):
 /// no console error, no request beyond the file itself, no sideways scrolling at
 /// desktop or phone width, and every figure it shows equal to the scorecard's.
@@ -454,31 +425,10 @@ fn browser() -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
 fn check_report_in_a_browser(page: &Path, card: &[Record]) {
     let html = std::fs::read_to_string(page).unwrap();
     assert!(!html.contains("<script"), "the report runs no script");
-    let (chromium, python) = match browser() {
-        Ok(b) => b,
-        Err(why) => {
-            eprintln!("SKIPPED the report in a browser: {why}");
-            return;
-        }
-    };
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report");
-    let _ = std::fs::remove_dir_all(&shots);
-    let script = crate::common::repo().join("tests/browser/render.py");
-    let out = std::process::Command::new(&python)
-        .arg(&script)
-        .arg(&chromium)
-        .arg(page)
-        .arg(&shots)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "render.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("report screenshots: {}", shots.display());
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(shots.join("report.json")).unwrap()).unwrap();
+    let Some(report) = crate::common::render_in_browser(page, &shots) else {
+        return;
+    };
     assert_eq!(report["console_errors"], serde_json::json!([]), "console errors");
     assert_eq!(
         report["requests"],

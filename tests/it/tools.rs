@@ -330,3 +330,78 @@ fn first_file(dir: &Path) -> std::path::PathBuf {
         .find(|p| std::fs::read_to_string(p).is_ok())
         .expect("a UTF-8 file")
 }
+
+/// `docs`: one page with every source, lake table (with its history from the
+/// Delta log) and indicator (with the tables and columns it reads), every
+/// internal link resolving, no value from a partner's file, and in a real
+/// browser no console error, no request and no sideways scrolling.
+#[tokio::test(flavor = "multi_thread")]
+async fn docs_document_the_project_and_links_resolve() {
+    let tp = TestProject::new();
+    tp.generate(60, 2);
+    tp.run(RunOptions::default()).await.unwrap();
+    let out = tp.path().join("site");
+    let (code, stdout, err) = tp.run_binary(&["docs", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("index.html"), "{stdout}");
+    let page = out.join("index.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(!html.contains("<script"));
+
+    let ids: std::collections::BTreeSet<String> = regex::Regex::new(r#"id="([^"]+)""#)
+        .unwrap()
+        .captures_iter(&html)
+        .map(|c| c[1].to_string())
+        .collect();
+    for link in regex::Regex::new(r##"href="#([^"]+)""##)
+        .unwrap()
+        .captures_iter(&html)
+    {
+        assert!(ids.contains(&link[1]), "the link #{} goes nowhere", &link[1]);
+    }
+    let project = tp.project();
+    for s in &project.plan.sources {
+        assert!(ids.contains(&format!("source-{}", s.name)), "{}", s.name);
+    }
+    for t in tp.storage().lake_tables().await.unwrap() {
+        assert!(ids.contains(&format!("table-{t}")), "{t}");
+    }
+    let catalogue = startwell::indicators::lineage(&project).await.unwrap();
+    for l in &catalogue {
+        assert!(
+            ids.contains(&format!("indicator-{}", l.indicator)),
+            "{}",
+            l.indicator
+        );
+    }
+    // Lineage: GLD reads the EYFSP table's ELG columns; the history names the files.
+    let gld = catalogue.iter().find(|l| l.indicator == "sr_gld").unwrap();
+    let eyfsp = gld
+        .reads
+        .iter()
+        .find(|(t, _)| t == "eyfsp")
+        .expect("sr_gld reads eyfsp");
+    assert!(eyfsp.1.iter().any(|c| c == "elg_speaking"), "{eyfsp:?}");
+    let delivered = first_file(&tp.landing().join("eyfsp"));
+    let name = delivered.file_name().unwrap().to_str().unwrap();
+    assert!(html.contains(name), "the table history names {name}");
+    // No value from the partner's file: the first child's UPN and name.
+    let original = std::fs::read_to_string(&delivered).unwrap();
+    let first_row: Vec<&str> = original.lines().nth(1).unwrap().split(',').collect();
+    for v in &first_row[..4] {
+        assert!(!html.contains(v), "a value from the file: {v}");
+    }
+
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docs");
+    if let Some(report) = crate::common::render_in_browser(&page, &shots) {
+        assert_eq!(report["console_errors"], serde_json::json!([]));
+        assert_eq!(report["requests"], serde_json::json!([]));
+        assert_eq!(report["overflow"]["desktop"], false, "{report}");
+        assert_eq!(
+            report["overflow"]["phone"],
+            false,
+            "{:?}",
+            report.get("overflowing")
+        );
+    }
+}
