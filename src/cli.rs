@@ -117,6 +117,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Draft pipelines/<name>.toml and schemas/<name>.toml from a partner's
+    /// sample CSV (dialect, types, identifiers, the child key, code lists, the
+    /// period), and list what was guessed and how surely.
+    Infer {
+        /// The sample file (CSV, in any encoding `run` reads).
+        file: PathBuf,
+        /// Source name (default: the file name without its period).
+        #[arg(long)]
+        name: Option<String>,
+        /// Overwrite existing files of that name.
+        #[arg(long)]
+        force: bool,
+    },
     /// The project's documentation as one self-contained HTML page: sources,
     /// lake tables (with their history), indicators (with their lineage), runs.
     Docs {
@@ -230,6 +243,28 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 rec.purged.len(),
                 storage.display(&format!("state/runs/{}.json", rec.run_id))
             );
+            Ok(())
+        }
+        Command::Infer { file, name, force } => {
+            let is_csv = file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("txt"));
+            if !is_csv {
+                return Err(Error::config(
+                    &file,
+                    "infer reads CSV samples only (save an xlsx sheet as CSV first)",
+                ));
+            }
+            // The project's existing sources give the canonical names of known headers.
+            let project = load_project(&project_dir).ok();
+            let name = name.unwrap_or_else(|| crate::infer::name_from_file(&file));
+            let draft = crate::infer::draft(&file, &name, project.as_ref())?;
+            let written = crate::infer::write(&project_dir, &draft, force)?;
+            for p in &written {
+                println!("wrote {}", p.display());
+            }
+            print!("{}", crate::infer::render_review(&draft));
+            println!("next: edit them, then `startwell validate` and `startwell plan`");
             Ok(())
         }
         Command::Docs { out } => {

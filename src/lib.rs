@@ -28,6 +28,7 @@ pub mod docs;
 pub mod error;
 pub mod generate;
 pub mod indicators;
+pub mod infer;
 pub mod ingest;
 pub mod keycheck;
 pub mod lake;

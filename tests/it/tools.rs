@@ -405,3 +405,134 @@ async fn docs_document_the_project_and_links_resolve() {
         );
     }
 }
+
+/// A valid NHS number from nine digits (the check digit by modulus 11), when one exists.
+fn nhs_number(nine: u64) -> Option<String> {
+    let digits: Vec<u32> = format!("{nine:09}")
+        .chars()
+        .map(|c| c.to_digit(10).unwrap())
+        .collect();
+    let sum: u32 = digits.iter().zip((2..=10).rev()).map(|(d, w)| d * w).sum();
+    let check = 11 - sum % 11;
+    match check {
+        11 => Some(format!("{nine:09}0")),
+        10 => None,
+        c => Some(format!("{nine:09}{c}")),
+    }
+}
+
+/// The walkthrough of README's "Adding a source": a partner's messy sample
+/// (title rows, semicolons, Windows-1252, UK dates, UPNs and postcodes) →
+/// `infer` → `validate` → `plan` → `run` → `sql`, with no identifier value in
+/// anything printed, and `infer` never overwriting without `--force`.
+#[tokio::test(flavor = "multi_thread")]
+async fn infer_drafts_a_source_that_validates_plans_and_runs() {
+    let tp = TestProject::new();
+    let mut text = String::from("Nursery attendance extract\r\nProduced by the provider portal\r\n");
+    text.push_str("Pupil UPN;NHS No;Child Forename;Child Surname;Date of Birth;Home Postcode;Setting Type;Hours;Attended;Start Date\r\n");
+    let settings = ["Nursery class", "Childminder", "PVI"];
+    let postcodes = ["NB1 1AA", "NB2 2BB", "NB3 3CC"];
+    let mut n = 0;
+    let mut nine = 400_000_000u64;
+    while n < 60 {
+        nine += 7;
+        let Some(nhs) = nhs_number(nine) else { continue };
+        let rest = format!("999{n:09}");
+        let upn = format!("{}{rest}", startwell::check::upn_check_letter(&rest).unwrap());
+        let name = if n % 2 == 0 { "Zoë" } else { "Seán" };
+        text.push_str(&format!(
+            "{upn};{nhs};{name};Ó'Brien{n};{:02}/0{}/2021;{};{};{}.5;{};0{}-Sep-24\r\n",
+            1 + n % 28,
+            1 + n % 9,
+            postcodes[n % 3],
+            settings[n % 3],
+            10 + n % 5,
+            if n % 4 == 0 { "N" } else { "Y" },
+            1 + n % 9,
+        ));
+        n += 1;
+    }
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
+    let sample = tp.path().join("Nursery Attendance_2024-25.csv");
+    std::fs::write(&sample, &bytes).unwrap();
+
+    let (code, out, err) = tp.run_binary(&["infer", sample.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("wrote") && out.contains("nursery_attendance.toml"),
+        "{out}"
+    );
+    for said in [
+        "header on row 3",
+        "delimiter: `;`",
+        "Windows-1252",
+        "identifier: Upn",
+        "identifier: Nhs",
+        "identifier: Postcode",
+        "identifier: Forename",
+        "identifier: Dob",
+        "child key `nhs_key`",
+        "(academic_year)",
+        "`Hours` → funded_hours (decimal",
+        "attended (boolean",
+        "start_date (date",
+        "`Setting Type` → provider_type (string, required, 3 code(s))",
+    ] {
+        assert!(out.contains(said), "the review says {said:?}:\n{out}");
+    }
+    for value in ["4000000", "Zo", "Brien", "NB1 1AA", "999000000001"] {
+        assert!(!out.contains(value), "a value printed: {value}\n{out}");
+    }
+    let pipeline = std::fs::read_to_string(tp.path().join("pipelines/nursery_attendance.toml")).unwrap();
+    assert!(
+        pipeline.contains("check = \"upn\"") && pipeline.contains("check = \"nhs_number\""),
+        "{pipeline}"
+    );
+    assert!(
+        pipeline.contains("header_row = 3") && pipeline.contains("delimiter = \";\""),
+        "{pipeline}"
+    );
+    assert!(pipeline.contains("\"%d-%b-%y\""), "{pipeline}");
+
+    // Never over existing files without --force.
+    let (code, _, err) = tp.run_binary(&["infer", sample.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--force"), "{err}");
+    let (code, _, err) = tp.run_binary(&["infer", sample.to_str().unwrap(), "--force"]);
+    assert_eq!(code, 0, "{err}");
+
+    let (code, out, err) = tp.run_binary(&["validate"]);
+    assert_eq!(code, 0, "the draft validates as it is:\n{out}\n{err}");
+    let landing = tp.landing().join("nursery_attendance");
+    std::fs::create_dir_all(&landing).unwrap();
+    std::fs::copy(&sample, landing.join("Nursery Attendance_2024-25.csv")).unwrap();
+    let (code, out, err) = tp.run_binary(&["plan", "--source", "nursery_attendance"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("60 would be accepted, 0 rejected") && out.contains("would be ingested"),
+        "{out}"
+    );
+    let (code, _, err) = tp.run_binary(&["run", "--source", "nursery_attendance", "--no-scorecard"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = tp.run_binary(&[
+        "sql",
+        "SELECT count(*) AS n, count(DISTINCT nhs_key) AS children FROM nursery_attendance",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().nth(1), Some("60,60"), "{out}");
+    // No identifier in the lake table.
+    let (_, out, _) = tp.run_binary(&[
+        "sql",
+        "SELECT * FROM nursery_attendance LIMIT 1",
+        "--format",
+        "json",
+    ]);
+    for col in ["upn", "nhs_number", "forename", "surname", "dob", "postcode"] {
+        assert!(
+            !out.contains(&format!("\"{col}\"")),
+            "{col} reached the lake: {out}"
+        );
+    }
+}
