@@ -148,31 +148,45 @@ async fn the_lake_keeps_to_what_every_reader_reads() {
     readers_read(tp.path());
 }
 
-/// DuckDB and pyarrow (from PyPI; `.ci/run` installs them into the test venv,
-/// `STARTWELL_BROWSER_PYTHON`) read the outputs and a Delta table's files.
+/// DuckDB, pandas and pyarrow (from PyPI; `.ci/run` installs them into the test
+/// venv, `STARTWELL_BROWSER_PYTHON`) run README's Python snippet as written,
+/// and read a Delta table's files as a reader without Delta support would.
 fn readers_read(project: &Path) {
     let python = std::env::var_os("STARTWELL_BROWSER_PYTHON").unwrap_or_else(|| "python3".into());
     let has = std::process::Command::new(&python)
-        .args(["-c", "import duckdb, pyarrow"])
+        .args(["-c", "import duckdb, pandas, pyarrow"])
         .status()
         .is_ok_and(|s| s.success());
     if !has {
         eprintln!(
-            "SKIPPED the readers check: no duckdb and pyarrow for {python:?} (pip install duckdb pyarrow)"
+            "SKIPPED the readers check: no duckdb, pandas and pyarrow for {python:?} (pip install duckdb pandas pyarrow)"
         );
         return;
     }
+    let readme = std::fs::read_to_string(crate::common::repo().join("README.md")).unwrap();
+    let section = &readme[readme.find("### Reading them from other tools").unwrap()..];
+    let snippet = &section[section.find("```python\n").unwrap() + 10..];
+    let snippet = &snippet[..snippet.find("```").unwrap()];
+    let out = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(snippet)
+        .current_dir(project)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "README's snippet: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("indicators") && stdout.contains("period"),
+        "{stdout}"
+    );
+
     let script = r#"
-import json, os, sys, duckdb, pyarrow.parquet as pq
+import json, os, sys, duckdb
 root = sys.argv[1]
-card = os.path.join(root, "outputs", "scorecard.parquet")
-n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{card}')").fetchone()[0]
-t = pq.read_table(card)
-assert n == t.num_rows > 0, (n, t.num_rows)
-assert str(t.schema.field("period_start").type) == "date32[day]", t.schema
-gld = duckdb.sql(f"SELECT count(*) FROM read_parquet('{card}') WHERE indicator_id = 'sr_gld_fsm_gap'").fetchone()[0]
-assert gld > 0
-# A Delta table as a reader without Delta support sees it: the files its log adds.
 log = os.path.join(root, "lake", "eyfsp", "_delta_log")
 files = set()
 for f in sorted(os.listdir(log)):
@@ -183,7 +197,7 @@ for f in sorted(os.listdir(log)):
             if "remove" in a: files.discard(a["remove"]["path"])
 paths = [os.path.join(root, "lake", "eyfsp", p) for p in sorted(files)]
 rows = duckdb.sql("SELECT count(*) FROM read_parquet(?)", params=[paths]).fetchone()[0]
-print(json.dumps({"scorecard": n, "eyfsp": rows}))
+print(json.dumps({"eyfsp": rows}))
 "#;
     let out = std::process::Command::new(&python)
         .arg("-c")
@@ -501,19 +515,54 @@ async fn infer_drafts_a_source_that_validates_plans_and_runs() {
     let (code, _, err) = tp.run_binary(&["infer", sample.to_str().unwrap(), "--force"]);
     assert_eq!(code, 0, "{err}");
 
-    let (code, out, err) = tp.run_binary(&["validate"]);
-    assert_eq!(code, 0, "the draft validates as it is:\n{out}\n{err}");
-    let landing = tp.landing().join("nursery_attendance");
-    std::fs::create_dir_all(&landing).unwrap();
-    std::fs::copy(&sample, landing.join("Nursery Attendance_2024-25.csv")).unwrap();
-    let (code, out, err) = tp.run_binary(&["plan", "--source", "nursery_attendance"]);
-    assert_eq!(code, 0, "{out}\n{err}");
-    assert!(
-        out.contains("60 would be accepted, 0 rejected") && out.contains("would be ingested"),
-        "{out}"
+    // README's walkthrough, each command exactly as written (`infer` again with --force).
+    let readme = std::fs::read_to_string(crate::common::repo().join("README.md")).unwrap();
+    let section = &readme[readme.find("## Adding a source").unwrap()..];
+    let block = &section[section.find("```sh\n").unwrap() + 6..];
+    let block = &block[..block.find("```").unwrap()];
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_startwell"), bin.path().join("startwell")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
     );
-    let (code, _, err) = tp.run_binary(&["run", "--source", "nursery_attendance", "--no-scorecard"]);
-    assert_eq!(code, 0, "{err}");
+    let mut ran = 0;
+    for line in block.lines() {
+        let command = line.split(" # ").next().unwrap().trim();
+        if command.is_empty() || command.starts_with('#') {
+            continue;
+        }
+        let command = if command.starts_with("startwell infer") {
+            format!("{command} --force")
+        } else {
+            command.to_string()
+        };
+        let out = std::process::Command::new("bash")
+            .args(["-c", &command])
+            .current_dir(tp.path())
+            .env("PATH", &path)
+            .env("STARTWELL_HMAC_KEY", crate::common::TEST_KEY)
+            .env_remove("STARTWELL_HMAC_KEY_FILE")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(
+            out.status.success(),
+            "README: `{command}` failed:\n{stdout}\n{stderr}"
+        );
+        if command.starts_with("startwell plan") {
+            assert!(
+                stdout.contains("60 would be accepted, 0 rejected") && stdout.contains("would be ingested"),
+                "{stdout}"
+            );
+        }
+        ran += 1;
+    }
+    assert!(ran >= 7, "{ran} commands in README's walkthrough");
     let (code, out, err) = tp.run_binary(&[
         "sql",
         "SELECT count(*) AS n, count(DISTINCT nhs_key) AS children FROM nursery_attendance",
