@@ -129,6 +129,10 @@ pub enum Command {
         /// Overwrite existing files of that name.
         #[arg(long)]
         force: bool,
+        /// The source exists: propose what a later delivery changes (new
+        /// columns, renamed or dropped required ones) instead of drafting it.
+        #[arg(long, conflicts_with = "force")]
+        update: bool,
     },
     /// The project's documentation as one self-contained HTML page: sources,
     /// lake tables (with their history), indicators (with their lineage), runs.
@@ -245,7 +249,12 @@ async fn dispatch(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Infer { file, name, force } => {
+        Command::Infer {
+            file,
+            name,
+            force,
+            update,
+        } => {
             let is_csv = file
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("txt"));
@@ -258,6 +267,26 @@ async fn dispatch(cli: Cli) -> Result<()> {
             // The project's existing sources give the canonical names of known headers.
             let project = load_project(&project_dir).ok();
             let name = name.unwrap_or_else(|| crate::infer::name_from_file(&file));
+            if update {
+                let project = load_project(&project_dir)?;
+                let Some(source) = project.plan.sources.iter().find(|s| s.name == name) else {
+                    return Err(Error::config(
+                        project.dir.join("pipelines"),
+                        format!("no source `{name}` to update (give --name)"),
+                    ));
+                };
+                let proposals = crate::infer::propose_update(&file, source)?;
+                if proposals.is_empty() {
+                    println!(
+                        "{}: the file's columns are the ones `{name}` already reads",
+                        file.display()
+                    );
+                }
+                for p in proposals {
+                    println!("{p}");
+                }
+                return Ok(());
+            }
             let draft = crate::infer::draft(&file, &name, project.as_ref())?;
             let written = crate::infer::write(&project_dir, &draft, force)?;
             for p in &written {

@@ -324,12 +324,21 @@ fn period(file_name: &str) -> (String, String, Option<&'static str>, Sure) {
     )
 }
 
-/// Draft the configuration for `file` as source `name`.
-pub fn draft(file: &Path, name: &str, project: Option<&Project>) -> Result<Draft> {
+/// A sample file as read: its dialect, header and data rows (of the header's width).
+struct Sample {
+    encoding: &'static str,
+    delim: u8,
+    delim_sure: Sure,
+    header_at: usize,
+    header: Vec<String>,
+    data: Vec<Vec<String>>,
+}
+
+fn sample(file: &Path) -> Result<Sample> {
     let bytes = std::fs::read(file).map_err(|e| Error::config(file, format!("cannot read: {e}")))?;
     let (text, encoding) = decode(&bytes);
     let (delim, delim_sure) = delimiter(&text);
-    let rows = records(&text, delim, 5001);
+    let mut rows = records(&text, delim, 5001);
     let width = {
         let mut counts: HashMap<usize, usize> = HashMap::new();
         for r in &rows {
@@ -355,14 +364,111 @@ pub fn draft(file: &Path, name: &str, project: Option<&Project>) -> Result<Draft
                 "no row looks like a header (a row of names as wide as the data)",
             )
         })?;
-    let header = &rows[header_at];
-    let data: Vec<&Vec<String>> = rows[header_at + 1..]
-        .iter()
+    let data: Vec<Vec<String>> = rows
+        .split_off(header_at + 1)
+        .into_iter()
         .filter(|r| r.len() == width)
         .collect();
+    let header = rows.swap_remove(header_at);
     if data.is_empty() {
         return Err(Error::config(file, "the sample has a header but no data rows"));
     }
+    Ok(Sample {
+        encoding,
+        delim,
+        delim_sure,
+        header_at,
+        header,
+        data,
+    })
+}
+
+/// What a later delivery of an existing source changes (`infer --update`): its
+/// new columns (drafted as `[[columns]]`), and required columns it lacks with
+/// the header that looks most like them (to add to `aliases`).
+pub fn propose_update(file: &Path, source: &crate::config::SourcePlan) -> Result<Vec<String>> {
+    let Sample { header, data, .. } = sample(file)?;
+    let mut out = Vec::new();
+    let matched = |h: &str| {
+        let n = normalise_header(h);
+        source.columns.iter().any(|c| c.aliases.contains(&n))
+    };
+    // Renamed required columns first: their new header is not a new column.
+    let mut renamed: Vec<String> = Vec::new();
+    for c in source.columns.iter().filter(|c| c.required) {
+        if header.iter().any(|h| c.aliases.contains(&normalise_header(h))) {
+            continue;
+        }
+        let nearest = header
+            .iter()
+            .filter(|h| !matched(h) && could_be_header(h))
+            .map(|h| (strsim::jaro_winkler(&normalise_header(h), &c.aliases[0]), h))
+            .filter(|(score, _)| *score > 0.7)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((_, h)) = nearest {
+            renamed.push(h.clone());
+        }
+        out.push(match nearest {
+            Some((_, h)) => format!(
+                "# required column `{}` is missing; `{}` looks like it (renamed?): add it to its aliases in {}\n# aliases = [..., {}]\n",
+                c.name,
+                h.trim(),
+                source.file.display(),
+                toml::Value::String(h.trim().to_string())
+            ),
+            None => format!(
+                "# required column `{}` is missing and no header looks like it: the file would be refused\n",
+                c.name
+            ),
+        });
+    }
+    for (i, h) in header.iter().enumerate() {
+        if h.trim().is_empty() || matched(h) || renamed.contains(h) {
+            continue;
+        }
+        let values: Vec<&str> = data.iter().map(|r| r[i].as_str()).collect();
+        let c = column(h, &values, &HashMap::new());
+        let mut block = format!(
+            "# new column `{}`: add to {}\n[[columns]]\nname = \"{}\"\n",
+            c.header,
+            source.file.display(),
+            c.name
+        );
+        if normalise_header(&c.header) != normalise_header(&c.name) {
+            block.push_str(&format!(
+                "aliases = [{}]\n",
+                toml::Value::String(c.header.clone())
+            ));
+        }
+        if c.ty != Type::String {
+            block.push_str(&format!("type = \"{}\"\n", c.ty.as_str()));
+        }
+        if c.ident.is_some() {
+            block.push_str("identifier = true\n");
+        } else {
+            block.push_str(&format!(
+                "# and to schemas/{}.toml:\n# [[columns]]\n# name = \"{}\"\n# type = \"{}\"\n",
+                source.table,
+                c.name,
+                c.ty.as_str()
+            ));
+        }
+        out.push(block);
+    }
+    Ok(out)
+}
+
+/// Draft the configuration for `file` as source `name`.
+pub fn draft(file: &Path, name: &str, project: Option<&Project>) -> Result<Draft> {
+    let Sample {
+        encoding,
+        delim,
+        delim_sure,
+        header_at,
+        header,
+        data,
+    } = sample(file)?;
+    let header = &header;
     // Partner spellings the project already knows → their canonical names.
     let mut known: HashMap<String, String> = HashMap::new();
     if let Some(p) = project {

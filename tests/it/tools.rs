@@ -585,3 +585,65 @@ async fn infer_drafts_a_source_that_validates_plans_and_runs() {
         );
     }
 }
+
+/// Schema drift: a later delivery with a renamed required column and an added
+/// one. `plan` refuses it naming the nearest header; `infer --update` proposes
+/// the alias and the new column; the existing files are left as they are.
+#[tokio::test(flavor = "multi_thread")]
+async fn infer_update_proposes_what_a_drifted_delivery_needs() {
+    let tp = TestProject::new();
+    tp.generate(40, 1);
+    let dir = tp.landing().join("dwp_2yo");
+    let delivered = {
+        let mut v: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        v.remove(0)
+    };
+    let bytes = std::fs::read(&delivered).unwrap();
+    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r').to_string())
+        .collect();
+    lines[0] = lines[0].replace("Child Postcode", "Home Post Code") + ",Notes";
+    for l in lines.iter_mut().skip(1) {
+        l.push_str(",x");
+    }
+    let drifted = tp.path().join("dwp_2yo_2030-spring.csv");
+    std::fs::write(&drifted, lines.join("\n") + "\n").unwrap();
+    let before = std::fs::read_to_string(tp.path().join("pipelines/dwp_2yo.toml")).unwrap();
+
+    let (code, out, err) = tp.run_binary(&["plan", "--source", "dwp_2yo", drifted.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("closest header present: `Home Post Code`"), "{out}");
+
+    let (code, out, err) = tp.run_binary(&[
+        "infer",
+        drifted.to_str().unwrap(),
+        "--name",
+        "dwp_2yo",
+        "--update",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("required column `postcode` is missing; `Home Post Code` looks like it"),
+        "{out}"
+    );
+    assert!(
+        out.contains("new column `Notes`") && out.contains("name = \"notes\""),
+        "{out}"
+    );
+    assert!(
+        !out.contains("new column `Home Post Code`"),
+        "a rename is not a new column: {out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tp.path().join("pipelines/dwp_2yo.toml")).unwrap(),
+        before,
+        "--update proposes; it does not edit"
+    );
+}
