@@ -121,8 +121,11 @@ pub enum Command {
     /// sample CSV (dialect, types, identifiers, the child key, code lists, the
     /// period), and list what was guessed and how surely.
     Infer {
-        /// The sample file (CSV, in any encoding `run` reads).
+        /// The sample file: CSV (in any encoding `run` reads) or xlsx.
         file: PathBuf,
+        /// The sheet of an xlsx workbook (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
         /// Source name (default: the file name without its period).
         #[arg(long)]
         name: Option<String>,
@@ -251,17 +254,18 @@ async fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Infer {
             file,
+            sheet,
             name,
             force,
             update,
         } => {
-            let is_csv = file
+            let readable = file
                 .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("txt"));
-            if !is_csv {
+                .is_some_and(|e| ["csv", "txt", "xlsx"].iter().any(|x| e.eq_ignore_ascii_case(x)));
+            if !readable {
                 return Err(Error::config(
                     &file,
-                    "infer reads CSV samples only (save an xlsx sheet as CSV first)",
+                    "infer reads CSV and xlsx samples (save an .xls workbook as .xlsx first)",
                 ));
             }
             // The project's existing sources give the canonical names of known headers.
@@ -275,7 +279,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                         format!("no source `{name}` to update (give --name)"),
                     ));
                 };
-                let proposals = crate::infer::propose_update(&file, source)?;
+                let proposals = crate::infer::propose_update(&file, sheet.as_deref(), source)?;
                 if proposals.is_empty() {
                     println!(
                         "{}: the file's columns are the ones `{name}` already reads",
@@ -287,7 +291,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 }
                 return Ok(());
             }
-            let draft = crate::infer::draft(&file, &name, project.as_ref())?;
+            let draft = crate::infer::draft(&file, sheet.as_deref(), &name, project.as_ref())?;
             let written = crate::infer::write(&project_dir, &draft, force)?;
             for p in &written {
                 println!("wrote {}", p.display());

@@ -326,6 +326,8 @@ fn period(file_name: &str) -> (String, String, Option<&'static str>, Sure) {
 
 /// A sample file as read: its dialect, header and data rows (of the header's width).
 struct Sample {
+    /// The sheet read, for an xlsx workbook.
+    sheet: Option<String>,
     encoding: &'static str,
     delim: u8,
     delim_sure: Sure,
@@ -334,11 +336,55 @@ struct Sample {
     data: Vec<Vec<String>>,
 }
 
-fn sample(file: &Path) -> Result<Sample> {
-    let bytes = std::fs::read(file).map_err(|e| Error::config(file, format!("cannot read: {e}")))?;
-    let (text, encoding) = decode(&bytes);
-    let (delim, delim_sure) = delimiter(&text);
-    let mut rows = records(&text, delim, 5001);
+/// The rows of an xlsx sheet (the named one, else the first) as text; Excel
+/// dates become `YYYY-MM-DD` as `run` reads them.
+fn xlsx_rows(file: &Path, sheet: Option<&str>) -> Result<(String, Vec<Vec<String>>)> {
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook(file)
+        .map_err(|e| Error::config(file, format!("cannot read the workbook: {e}")))?;
+    let names = wb.sheet_names();
+    let name = match sheet {
+        Some(s) => names.iter().find(|n| n.as_str() == s).cloned().ok_or_else(|| {
+            Error::config(file, format!("no sheet `{s}`; the sheets: {}", names.join(", ")))
+        })?,
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::config(file, "the workbook has no sheet"))?,
+    };
+    let range = wb
+        .worksheet_range(&name)
+        .map_err(|e| Error::config(file, format!("sheet `{name}`: {e}")))?;
+    let rows = range
+        .rows()
+        .take(5001)
+        .map(|r| r.iter().map(crate::read::cell_text).collect())
+        .collect();
+    Ok((name, rows))
+}
+
+fn sample(file: &Path, sheet: Option<&str>) -> Result<Sample> {
+    let is_xlsx = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    let (mut rows, encoding, delim, delim_sure, sheet) = if is_xlsx {
+        let (name, rows) = xlsx_rows(file, sheet)?;
+        (rows, "xlsx", b',', Sure::Certain, Some(name))
+    } else {
+        let bytes = std::fs::read(file).map_err(|e| Error::config(file, format!("cannot read: {e}")))?;
+        let (text, encoding) = decode(&bytes);
+        let (delim, delim_sure) = delimiter(&text);
+        (records(&text, delim, 5001), encoding, delim, delim_sure, None)
+    };
+    // Trailing empty cells of an xlsx row do not count.
+    if is_xlsx {
+        let width = rows
+            .iter()
+            .map(|r| r.iter().rposition(|c| !c.trim().is_empty()).map_or(0, |i| i + 1))
+            .max()
+            .unwrap_or(0);
+        for r in &mut rows {
+            r.resize(width, String::new());
+        }
+    }
     let width = {
         let mut counts: HashMap<usize, usize> = HashMap::new();
         for r in &rows {
@@ -374,6 +420,7 @@ fn sample(file: &Path) -> Result<Sample> {
         return Err(Error::config(file, "the sample has a header but no data rows"));
     }
     Ok(Sample {
+        sheet,
         encoding,
         delim,
         delim_sure,
@@ -386,8 +433,12 @@ fn sample(file: &Path) -> Result<Sample> {
 /// What a later delivery of an existing source changes (`infer --update`): its
 /// new columns (drafted as `[[columns]]`), and required columns it lacks with
 /// the header that looks most like them (to add to `aliases`).
-pub fn propose_update(file: &Path, source: &crate::config::SourcePlan) -> Result<Vec<String>> {
-    let Sample { header, data, .. } = sample(file)?;
+pub fn propose_update(
+    file: &Path,
+    sheet: Option<&str>,
+    source: &crate::config::SourcePlan,
+) -> Result<Vec<String>> {
+    let Sample { header, data, .. } = sample(file, sheet)?;
     let mut out = Vec::new();
     let matched = |h: &str| {
         let n = normalise_header(h);
@@ -459,15 +510,16 @@ pub fn propose_update(file: &Path, source: &crate::config::SourcePlan) -> Result
 }
 
 /// Draft the configuration for `file` as source `name`.
-pub fn draft(file: &Path, name: &str, project: Option<&Project>) -> Result<Draft> {
+pub fn draft(file: &Path, sheet: Option<&str>, name: &str, project: Option<&Project>) -> Result<Draft> {
     let Sample {
+        sheet,
         encoding,
         delim,
         delim_sure,
         header_at,
         header,
         data,
-    } = sample(file)?;
+    } = sample(file, sheet)?;
     let header = &header;
     // Partner spellings the project already knows → their canonical names.
     let mut known: HashMap<String, String> = HashMap::new();
@@ -506,16 +558,20 @@ pub fn draft(file: &Path, name: &str, project: Option<&Project>) -> Result<Draft
     let (pattern, format, kind, period_sure) = period(&file_name);
 
     let mut review: Vec<(Sure, String)> = vec![
-        (Sure::Certain, format!("encoding: {encoding} (read as `auto`)")),
+        (
+            Sure::Certain,
+            match &sheet {
+                Some(name) => format!("workbook: sheet `{name}`"),
+                None => format!("encoding: {encoding} (read as `auto`)"),
+            },
+        ),
         (
             delim_sure,
-            format!(
-                "delimiter: {}",
-                match delim {
-                    b'\t' => "tab".to_string(),
-                    d => format!("`{}`", d as char),
-                }
-            ),
+            match (&sheet, delim) {
+                (Some(_), _) => "cells read as `run` reads them (Excel dates as dates)".to_string(),
+                (None, b'\t') => "delimiter: tab".to_string(),
+                (None, d) => format!("delimiter: `{}`", d as char),
+            },
         ),
         (
             Sure::Likely,
@@ -606,9 +662,16 @@ pub fn draft(file: &Path, name: &str, project: Option<&Project>) -> Result<Draft
     if let Some((k, _)) = &key {
         let _ = writeln!(p, "unique = [{}]", q(k));
     }
-    let _ = writeln!(p, "\n[format]\nkind = \"csv\"\nencoding = \"auto\"");
-    if delim != b',' {
-        let _ = writeln!(p, "delimiter = {}", q(&(delim as char).to_string()));
+    match &sheet {
+        Some(name) => {
+            let _ = writeln!(p, "\n[format]\nkind = \"xlsx\"\nsheet = {}", q(name));
+        }
+        None => {
+            let _ = writeln!(p, "\n[format]\nkind = \"csv\"\nencoding = \"auto\"");
+            if delim != b',' {
+                let _ = writeln!(p, "delimiter = {}", q(&(delim as char).to_string()));
+            }
+        }
     }
     if header_at > 0 {
         let _ = writeln!(p, "header_row = {}", header_at + 1);

@@ -647,3 +647,38 @@ async fn infer_update_proposes_what_a_drifted_delivery_needs() {
         "--update proposes; it does not edit"
     );
 }
+
+/// `infer` on a workbook (the providers' headcount, with title rows and Excel
+/// dates): the draft reads its sheet and validates, and `plan` accepts the file.
+#[tokio::test(flavor = "multi_thread")]
+async fn infer_reads_an_xlsx_sample() {
+    let tp = TestProject::new();
+    tp.generate(40, 1);
+    let dir = tp.landing().join("ey_headcount");
+    let mut v: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    let sample = tp.path().join("Provider Headcount_2030-spring.xlsx");
+    std::fs::copy(&v[0], &sample).unwrap();
+    let (code, out, err) = tp.run_binary(&["infer", sample.to_str().unwrap(), "--name", "headcount_copy"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("workbook: sheet `Headcount`") && out.contains("header on row 3"),
+        "{out}"
+    );
+    assert!(
+        out.contains("`Date of Birth` → dob (date, required, identifier: Dob"),
+        "{out}"
+    );
+    let (code, out, err) = tp.run_binary(&["validate"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = tp.run_binary(&["plan", "--source", "headcount_copy", sample.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("would be ingested") && out.contains(" 0 rejected"),
+        "{out}"
+    );
+}
