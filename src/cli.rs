@@ -67,8 +67,12 @@ pub enum Command {
     },
     /// Write synthetic partner extracts (one folder per source, as the landing zone expects).
     Generate {
+        #[arg(long, required_unless_present = "new_source_sample")]
+        out: Option<PathBuf>,
+        /// Write only a sample from a partner the project does not read yet (a
+        /// nursery attendance export) to this file, for trying `startwell infer`.
         #[arg(long)]
-        out: PathBuf,
+        new_source_sample: Option<PathBuf>,
         /// Children per birth year.
         #[arg(long, default_value_t = crate::generate::DEFAULT_CHILDREN)]
         children: u32,
@@ -384,10 +388,20 @@ async fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Generate {
             out,
+            new_source_sample,
             children,
             years,
             seed,
         } => {
+            if let Some(file) = new_source_sample {
+                std::fs::write(&file, crate::generate::new_source_sample(60))
+                    .map_err(|e| Error::config(&file, format!("cannot write: {e}")))?;
+                println!("wrote {}", file.display());
+                return Ok(());
+            }
+            let Some(out) = out else {
+                return Err(Error::config(Path::new("--out"), "give --out DIR"));
+            };
             let opts = crate::generate::Options {
                 children,
                 years,
