@@ -420,21 +420,6 @@ async fn docs_document_the_project_and_links_resolve() {
     }
 }
 
-/// A valid NHS number from nine digits (the check digit by modulus 11), when one exists.
-fn nhs_number(nine: u64) -> Option<String> {
-    let digits: Vec<u32> = format!("{nine:09}")
-        .chars()
-        .map(|c| c.to_digit(10).unwrap())
-        .collect();
-    let sum: u32 = digits.iter().zip((2..=10).rev()).map(|(d, w)| d * w).sum();
-    let check = 11 - sum % 11;
-    match check {
-        11 => Some(format!("{nine:09}0")),
-        10 => None,
-        c => Some(format!("{nine:09}{c}")),
-    }
-}
-
 /// The walkthrough of README's "Adding a source": a partner's messy sample
 /// (title rows, semicolons, Windows-1252, UK dates, UPNs and postcodes) →
 /// `infer` → `validate` → `plan` → `run` → `sql`, with no identifier value in
