@@ -322,6 +322,10 @@ async fn run_inner(
     stop: &Shutdown,
     rec: &mut RunRecord,
 ) -> Result<()> {
+    // The catalogue and targets first: a typo fails the run before any ingest.
+    if !opts.no_scorecard {
+        crate::indicators::load_checked(project)?;
+    }
     let ledger = lake::read_ledger(storage).await?;
     let guard = crate::keycheck::guard(project, storage, &key, &rec.run_id, opts.new_key, &ledger).await?;
     crate::reference::publish_seeds(storage, &project.seeds).await?;

@@ -269,19 +269,44 @@ pub fn load(dir: &Path, issues: &mut Vec<ConfigIssue>) -> Vec<Indicator> {
     let raw: RawCatalogue = match toml::from_str(&text) {
         Ok(c) => c,
         Err(e) => {
-            push(e.message().to_string());
+            let line = e
+                .span()
+                .map(|s| format!("line {}: ", line_at(&text, s.start)))
+                .unwrap_or_default();
+            push(format!("{line}{}", e.message().trim()));
             return Vec::new();
         }
+    };
+    // Where an entry is written: the line of its `id = "…"` (a family member's
+    // own id, else its family's template id).
+    let at = |id: &str, origin: &str| -> String {
+        let template = origin
+            .split("family `")
+            .nth(1)
+            .and_then(|r| r.split('`').next())
+            .unwrap_or("");
+        [id, template]
+            .iter()
+            .filter(|i| !i.is_empty())
+            .find_map(|i| {
+                text.lines().position(|l| {
+                    let l = l.trim();
+                    l.starts_with("id") && l.contains(&format!("\"{i}\""))
+                })
+            })
+            .map(|n| format!("line {}: ", n + 1))
+            .unwrap_or_default()
     };
     let mut entries: Vec<(String, toml::Table)> =
         raw.indicators.into_iter().map(|t| (String::new(), t)).collect();
     for (i, family) in raw.families.into_iter().enumerate() {
         match expand_family(family) {
             Ok(members) => entries.extend(members),
-            Err(m) => push(format!("family {}: {m}", i + 1)),
+            Err(m) => push(format!("{}family {}: {m}", family_line(&text, i), i + 1)),
         }
     }
     let mut indicators: Vec<Indicator> = Vec::new();
+    let mut origins: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for (origin, mut t) in entries {
         let domain = t.get("domain").and_then(|d| d.clone().try_into::<Domain>().ok());
         let gap = t.get("kind").and_then(|k| k.as_str()) == Some("gap");
@@ -296,12 +321,21 @@ pub fn load(dir: &Path, issues: &mut Vec<ConfigIssue>) -> Vec<Indicator> {
         }
         let id = t.get("id").and_then(|v| v.as_str()).unwrap_or("?").to_string();
         match toml::Value::Table(t).try_into::<Indicator>() {
-            Ok(ind) => indicators.push(ind),
-            Err(e) => push(format!("indicator `{id}`{origin}: {}", e.message())),
+            Ok(ind) => {
+                origins.insert(ind.id.clone(), origin);
+                indicators.push(ind)
+            }
+            Err(e) => push(format!(
+                "{}indicator `{id}`{origin}: {}",
+                at(&id, &origin),
+                e.message()
+            )),
         }
     }
     let mut seen = std::collections::HashSet::new();
     for ind in &indicators {
+        let line = at(&ind.id, origins.get(&ind.id).map_or("", String::as_str));
+        let mut push = |m: String| push(format!("{line}{m}"));
         if !seen.insert(ind.id.clone()) {
             push(format!("indicator `{}` is defined twice", ind.id));
         }
@@ -385,6 +419,21 @@ pub fn load(dir: &Path, issues: &mut Vec<ConfigIssue>) -> Vec<Indicator> {
         }
     }
     indicators
+}
+
+/// 1-based line of byte `offset` in `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// "line N: " of the `i`th `[[family]]` header.
+fn family_line(text: &str, i: usize) -> String {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "[[family]]")
+        .nth(i)
+        .map(|(n, _)| format!("line {}: ", n + 1))
+        .unwrap_or_default()
 }
 
 /// A family's indicators: its template with each member's values put in place

@@ -132,23 +132,35 @@ pub async fn lake_session(project: &Project, storage: &Storage, scratch: &Path) 
     Ok(ctx)
 }
 
+/// The indicator catalogue and the `[[target]]`s, checked together: every
+/// problem, each with its file (and line, in the catalogue). A run calls this
+/// before it ingests anything, so a typo never fails a nightly run at its end.
+pub fn load_checked(project: &Project) -> Result<Vec<catalogue::Indicator>> {
+    let mut issues = Vec::new();
+    let catalogue = catalogue::load(&dir(&project.dir), &mut issues);
+    // Targets name indicators: checked only against a catalogue that loaded.
+    if issues.is_empty() {
+        issues.extend(targets::check(
+            &project.targets,
+            &catalogue,
+            &project.dir.join("startwell.toml"),
+        ));
+    }
+    if issues.is_empty() {
+        Ok(catalogue)
+    } else {
+        Err(Error::Config(issues))
+    }
+}
+
 /// Compute and publish the scorecard; returns its rows and notes.
 pub async fn build_scorecard(
     project: &Project,
     storage: &Storage,
     run_id: &str,
 ) -> Result<engine::Scorecard> {
-    let mut issues: Vec<ConfigIssue> = Vec::new();
     let d = dir(&project.dir);
-    let catalogue = catalogue::load(&d, &mut issues);
-    issues.extend(targets::check(
-        &project.targets,
-        &catalogue,
-        &project.dir.join("startwell.toml"),
-    ));
-    if !issues.is_empty() {
-        return Err(Error::Config(issues));
-    }
+    let catalogue = load_checked(project)?;
     let scratch = scratch(project)?;
     let ctx = lake_session(project, storage, scratch.path()).await?;
     let council = council(project);
@@ -302,12 +314,16 @@ pub async fn lineage(project: &Project) -> Result<Vec<Lineage>> {
 pub async fn validate(project: &Project) -> Vec<ConfigIssue> {
     let mut issues = Vec::new();
     let d = dir(&project.dir);
-    let catalogue = catalogue::load(&d, &mut issues);
-    issues.extend(targets::check(
-        &project.targets,
-        &catalogue,
-        &project.dir.join("startwell.toml"),
-    ));
+    let catalogue = match load_checked(project) {
+        Ok(c) => c,
+        Err(Error::Config(v)) => return v,
+        Err(e) => {
+            return vec![ConfigIssue {
+                file: d,
+                message: e.to_string(),
+            }];
+        }
+    };
     let council = council(project);
     let ctx = match planning_session(project, &council).await {
         Ok(ctx) => ctx,

@@ -715,3 +715,56 @@ aim = "narrow"
     assert_eq!(messages.len(), expect.len(), "{messages:#?}");
     assert!(issues.iter().all(|i| i.file.ends_with("startwell.toml")));
 }
+
+/// A typo in the catalogue is caught before a run ingests anything (exit 2,
+/// the file and line), and by `validate` with the same line.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_catalogue_typo_fails_the_run_before_ingest_with_its_line() {
+    let tp = TestProject::new();
+    tp.generate(30, 1);
+    let path = tp.path().join("pipelines/indicators/catalogue.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = text
+        .lines()
+        .position(|l| l == "polarity = \"lower_is_better\"")
+        .expect("a gap's polarity line");
+    let typo: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == at {
+                l.replace("polarity", "polarty")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&path, typo.join("\n") + "\n").unwrap();
+    // The entry's `id` line, which the message names.
+    let id_line = text
+        .lines()
+        .take(at)
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("id = "))
+        .last()
+        .unwrap()
+        .0
+        + 1;
+
+    let (code, out, err) = tp.run_binary(&["run"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("catalogue.toml")
+            && err.contains(&format!("line {id_line}:"))
+            && err.contains("polarty"),
+        "{err}"
+    );
+    assert!(
+        !tp.path().join("data/lake/eyfsp").exists(),
+        "nothing was ingested"
+    );
+    let (code, out, err) = tp.run_binary(&["validate"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains(&format!("line {id_line}:")), "{err}");
+    assert!(!err.contains("[[target]]"), "no knock-on target errors: {err}");
+}
