@@ -173,6 +173,51 @@ pub enum Command {
     },
 }
 
+/// Progress drawn on standard error when it is a terminal (nothing otherwise):
+/// a spinner with rows and rate for work of unknown length, a bar otherwise.
+pub struct TerminalProgress(indicatif::ProgressBar);
+
+impl TerminalProgress {
+    pub fn reporter() -> crate::progress::Reporter {
+        let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            indicatif::ProgressBar::new(0)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        crate::progress::Reporter(std::sync::Arc::new(TerminalProgress(bar)))
+    }
+}
+
+impl crate::progress::Progress for TerminalProgress {
+    fn begin(&self, what: &str, total: u64) {
+        let pb = &self.0;
+        pb.reset();
+        pb.set_length(total);
+        let style = if total == 0 {
+            pb.enable_steady_tick(std::time::Duration::from_millis(200));
+            indicatif::ProgressStyle::with_template(&format!(
+                "{{spinner}} {what} {{msg}} {{human_pos}} rows ({{per_sec}})"
+            ))
+        } else {
+            indicatif::ProgressStyle::with_template(&format!("{what} {{bar:30}} {{pos}}/{{len}} {{msg}}"))
+        };
+        pb.set_style(style.unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    }
+    fn message(&self, message: &str) {
+        self.0.set_message(message.to_string());
+    }
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
+    }
+    fn restart(&self) {
+        self.0.set_position(0);
+    }
+    fn end(&self) {
+        self.0.disable_steady_tick();
+        self.0.finish_and_clear();
+    }
+}
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("startwell=info,warn"));
@@ -407,9 +452,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 years,
                 seed,
             };
-            let n = tokio::task::spawn_blocking(move || crate::generate::generate(&out, &opts))
-                .await
-                .map_err(Error::internal)??;
+            let n = tokio::task::spawn_blocking(move || {
+                crate::generate::generate_with(&out, &opts, &*TerminalProgress::reporter())
+            })
+            .await
+            .map_err(Error::internal)??;
             println!("wrote {} files", n.files);
             Ok(())
         }
@@ -433,6 +480,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 new_key,
                 shutdown,
                 trigger: Some("cli".into()),
+                progress: TerminalProgress::reporter(),
             };
             let result = run_with_retries(&project, &storage, key, &opts).await;
             match &result {
@@ -509,9 +557,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
             };
             eprintln!("generating synthetic extracts into {} …", landing.display());
             let l2 = landing.clone();
-            tokio::task::spawn_blocking(move || crate::generate::generate(&l2, &opts))
-                .await
-                .map_err(Error::internal)??;
+            tokio::task::spawn_blocking(move || {
+                crate::generate::generate_with(&l2, &opts, &*TerminalProgress::reporter())
+            })
+            .await
+            .map_err(Error::internal)??;
             eprintln!(
                 "running the nightly job with the DEMO pseudonymisation key (never use it for real data) …"
             );
@@ -522,6 +572,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 trigger: Some("demo".into()),
                 // The demo always shows a freshly computed scorecard.
                 force_scorecard: true,
+                progress: TerminalProgress::reporter(),
                 ..RunOptions::default()
             };
             let rec = run_with_retries(&project, &storage, PseudoKey::demo(), &opts).await?;

@@ -498,6 +498,15 @@ fn set_mtime(path: &Path, when: NaiveDate) -> Result<()> {
 
 /// Write every source's extracts under `out/<source>/`.
 pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
+    generate_with(out, opts, &crate::progress::Silent)
+}
+
+/// [`generate`], reporting the children written to `progress`.
+pub fn generate_with(
+    out: &Path,
+    opts: &Options,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Generated> {
     if opts.children == 0 || opts.years == 0 {
         return Err(Error::config(
             "generate",
@@ -610,23 +619,15 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
 
     // Birth cohorts (by academic year of birth) that appear in any delivery.
     let cohorts = (first_ay - 5)..=LAST_YEAR;
-    let progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        let pb = indicatif::ProgressBar::new(cohorts.clone().count() as u64 * opts.children as u64);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "generating {bar:30} {human_pos}/{human_len} children ({eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        pb
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    progress.begin(
+        "generating children",
+        cohorts.clone().count() as u64 * opts.children as u64,
+    );
     for birth_ay in cohorts {
         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ ((birth_ay as u64) << 32));
         for n in 0..opts.children {
             if n % 4096 == 0 {
-                progress.inc(4096.min((opts.children - n) as u64));
+                progress.advance(4096.min((opts.children - n) as u64));
             }
             let c = make_child(&mut rng, birth_ay, n);
             let pc = c.postcode();
@@ -756,7 +757,7 @@ pub fn generate(out: &Path, opts: &Options) -> Result<Generated> {
         }
     }
 
-    progress.finish_and_clear();
+    progress.end();
     for (_, w) in eyfsp {
         w.finish(true)?;
         generated.files += 1;

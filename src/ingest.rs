@@ -65,7 +65,7 @@ pub struct IngestContext {
     pub seeds: Arc<Seeds>,
     pub run_id: String,
     pub batch_rows: usize,
-    pub progress: indicatif::ProgressBar,
+    pub progress: crate::progress::Reporter,
 }
 
 /// Default `delivery` of a file that carries its whole period.
@@ -354,7 +354,7 @@ struct ReadJob {
     min_rows: Option<(u64, u64)>,
     storage: Storage,
     handle: tokio::runtime::Handle,
-    progress: indicatif::ProgressBar,
+    progress: crate::progress::Reporter,
 }
 
 impl ReadJob {
@@ -434,7 +434,7 @@ impl ReadJob {
                             // The writer stopped (its error is reported by the caller).
                             return Ok(rep);
                         }
-                        progress.inc(batch_rows as u64);
+                        progress.advance(batch_rows as u64);
                     }
                 }
                 Checked::Rejected(reasons) => {
@@ -528,7 +528,7 @@ impl ReadJob {
             let n = batch.len() as u64;
             let b = batch.finish()?;
             let _ = tx.blocking_send(Ok(b));
-            progress.inc(n);
+            progress.advance(n);
         }
         Ok(rep)
     }

@@ -34,6 +34,7 @@ pub mod keycheck;
 pub mod lake;
 pub mod ops;
 pub mod plan;
+pub mod progress;
 pub mod pseudo;
 pub mod purge;
 pub mod read;

@@ -7,7 +7,6 @@
 //! before its commit.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -38,6 +37,8 @@ pub struct RunOptions {
     /// Change the pseudonymisation key: rebuild every table under this run's key
     /// (with `full_refresh`, every source; see `keycheck`).
     pub new_key: bool,
+    /// Where progress is reported (the CLI draws it on a terminal).
+    pub progress: crate::progress::Reporter,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -355,17 +356,8 @@ async fn run_inner(
         })
         .collect();
 
-    let progress = if std::io::stderr().is_terminal() {
-        let pb = indicatif::ProgressBar::new_spinner();
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        pb.enable_steady_tick(std::time::Duration::from_millis(200));
-        pb
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let progress = opts.progress.clone();
+    progress.begin("ingest", 0);
     let ctx = IngestContext {
         storage: storage.clone(),
         key,
@@ -406,7 +398,7 @@ async fn run_inner(
         let mut this_run: HashMap<String, String> = HashMap::new();
         for lf in files.iter().filter(|f| plan.glob.is_match(&f.relative)) {
             if let Some(reason) = stop.reason() {
-                progress.finish_and_clear();
+                progress.end();
                 totals.seconds = started.elapsed().as_secs_f64();
                 rec.sources.push(totals);
                 return Err(Error::Interrupted(reason));
@@ -423,8 +415,8 @@ async fn run_inner(
                 continue;
             }
             let fspan = info_span!(parent: &span, "file", file = %lf.relative);
-            progress.set_position(0);
-            progress.set_message(format!("{}/{}", plan.name, lf.relative));
+            progress.restart();
+            progress.message(&format!("{}/{}", plan.name, lf.relative));
             let report = async {
                 if let Some(path) = &lf.bad_name {
                     return refuse_bad_name(plan, lf, path).await.map(Some);
@@ -483,7 +475,7 @@ async fn run_inner(
                 Ok(r) => r,
                 Err(e) => {
                     // The summary still shows what this source did before the stop.
-                    progress.finish_and_clear();
+                    progress.end();
                     totals.seconds = started.elapsed().as_secs_f64();
                     rec.sources.push(totals);
                     return Err(e);
@@ -536,7 +528,7 @@ async fn run_inner(
         totals.seconds = started.elapsed().as_secs_f64();
         rec.sources.push(totals);
     }
-    progress.finish_and_clear();
+    progress.end();
     if guard == crate::keycheck::Guard::Rotating {
         if let Some(reason) = stop.reason() {
             return Err(Error::Interrupted(reason));
@@ -560,7 +552,7 @@ async fn run_inner(
         return Ok(());
     }
     let card = tokio::select! {
-        r = crate::indicators::build_scorecard(project, storage, &rec.run_id)
+        r = crate::indicators::build_scorecard(project, storage, &rec.run_id, &opts.progress)
             .instrument(info_span!("scorecard")) => r?,
         reason = stop.requested_then(project.ops.shutdown_grace) => {
             warn!("scorecard abandoned: the stop request's grace period ran out; the published scorecard is the previous run's");

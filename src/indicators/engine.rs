@@ -759,6 +759,8 @@ pub struct Workspace<'a> {
     pub scratch: &'a Path,
     /// Queries run at once.
     pub concurrent_queries: usize,
+    /// Where progress is reported.
+    pub progress: &'a crate::progress::Reporter,
 }
 
 /// Compute every indicator of `catalogue` over the tables registered in `ctx`,
@@ -776,6 +778,7 @@ pub async fn compute(
     let Workspace {
         scratch,
         concurrent_queries,
+        progress,
     } = work;
     materialise_views(ctx, sql_dir, council, scratch).await?;
     let mut rows: Vec<Row> = Vec::new();
@@ -783,18 +786,8 @@ pub async fn compute(
     let mut gap_sources = HashMap::new();
     let mut coverage: HashMap<String, cohort::Coverage> = HashMap::new();
     let mut notes: Vec<String> = Vec::new();
-    let progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        let pb = indicatif::ProgressBar::new(catalogue.len() as u64);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("scorecard {bar:30} {pos}/{len} indicators {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        pb
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
     let queries = queries(catalogue, sql_dir, council)?;
-    progress.set_length(queries.len() as u64);
+    progress.begin("scorecard", queries.len() as u64);
     // Up to `concurrent_queries` at once (results taken in catalogue order).
     let results = futures::stream::iter(queries.iter().map(|query| async move {
         let started = std::time::Instant::now();
@@ -806,8 +799,8 @@ pub async fn compute(
     while let Some((query, batches, took)) = futures::StreamExt::next(&mut results).await {
         let batches = batches?;
         let ids: Vec<&str> = query.indicators.iter().map(|i| i.id.as_str()).collect();
-        progress.set_message(ids.join(", "));
-        progress.inc(1);
+        progress.message(&ids.join(", "));
+        progress.advance(1);
         tracing::debug!(
             indicators = %ids.join(", "),
             seconds = took.as_secs_f64(),
@@ -865,7 +858,7 @@ pub async fn compute(
             },
         );
     }
-    progress.finish_and_clear();
+    progress.end();
     let disclosure = protect::apply(&mut rows, policy, &gap_sources, council, previous);
     compare_and_trend(&mut rows, catalogue);
     rows.sort_by(|a, b| a.order_key().cmp(&b.order_key()));

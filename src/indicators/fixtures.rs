@@ -595,6 +595,7 @@ pub async fn run_all(project: &Project) -> Result<Report> {
                     engine::Workspace {
                         scratch: scratch.path(),
                         concurrent_queries: 1,
+                        progress: &crate::progress::Reporter::default(),
                     },
                 )
                 .await

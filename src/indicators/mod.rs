@@ -158,6 +158,7 @@ pub async fn build_scorecard(
     project: &Project,
     storage: &Storage,
     run_id: &str,
+    progress: &crate::progress::Reporter,
 ) -> Result<engine::Scorecard> {
     let d = dir(&project.dir);
     let catalogue = load_checked(project)?;
@@ -176,6 +177,7 @@ pub async fn build_scorecard(
         engine::Workspace {
             scratch: scratch.path(),
             concurrent_queries: project.compute.concurrent_queries,
+            progress,
         },
     )
     .await?;

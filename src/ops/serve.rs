@@ -420,6 +420,8 @@ impl Hooks for PipelineHooks {
             force_scorecard: false,
             // Never from a schedule: a change of key is done by hand.
             new_key: false,
+            // Nobody watches a terminal under `serve`: the log says what happens.
+            progress: crate::progress::Reporter::default(),
         };
         self.metrics.run_started();
         // What is in the landing zones now is settled by this run (arrivals during it are not).
