@@ -29,6 +29,9 @@ impl std::fmt::Display for ConfigIssue {
     }
 }
 
+/// Any error, kept whole (its `source()` chain too).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The project configuration is wrong (every problem found, not just the first).
@@ -46,10 +49,13 @@ pub enum Error {
     /// The storage root could not be read or written. `transient`: waiting may
     /// mend it (a timeout, a 5xx, a reset connection), so the run is retried;
     /// otherwise (not found, permission, precondition, configuration) it fails at once.
-    #[error("storage error at {location}: {message}")]
+    #[error("storage error at {location}: {source}")]
     Storage {
         location: String,
-        message: String,
+        /// The store's own error (an `object_store::Error`, an `io::Error`, …),
+        /// kept so whoever handles it can inspect it.
+        #[source]
+        source: BoxError,
         transient: bool,
     },
 
@@ -71,9 +77,9 @@ pub enum Error {
     #[error("{0}")]
     Query(String),
 
-    /// Our own bug or an unexpected library failure.
+    /// Our own bug or an unexpected library failure, with its cause.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] BoxError),
 }
 
 impl Error {
@@ -112,21 +118,22 @@ impl Error {
         Error::Storage {
             location: location.into(),
             transient: !err.lasting(),
-            message: err.to_string(),
+            source: err.into(),
         }
     }
 
     /// A storage failure that waiting will not mend (e.g. a malformed store URL).
-    pub fn storage_lasting(location: impl Into<String>, err: impl std::fmt::Display) -> Self {
+    pub fn storage_lasting(location: impl Into<String>, err: impl Into<BoxError>) -> Self {
         Error::Storage {
             location: location.into(),
-            message: err.to_string(),
+            source: err.into(),
             transient: false,
         }
     }
 
-    pub fn internal(err: impl std::fmt::Display) -> Self {
-        Error::Internal(err.to_string())
+    /// An unexpected failure: an error (kept as the cause) or a message.
+    pub fn internal(err: impl Into<BoxError>) -> Self {
+        Error::Internal(err.into())
     }
 }
 
@@ -134,7 +141,7 @@ impl Error {
 /// not there, access is denied, a precondition failed, the request or the
 /// configuration is wrong) fail the run at once; the rest (timeouts, server
 /// errors, connections reset, after the store client's own retries) are retried.
-pub trait StoreFailure: std::fmt::Display {
+pub trait StoreFailure: std::fmt::Display + Into<BoxError> {
     fn lasting(&self) -> bool {
         false
     }
@@ -197,14 +204,14 @@ impl From<deltalake::DeltaTableError> for Error {
     fn from(e: deltalake::DeltaTableError) -> Self {
         match e {
             deltalake::DeltaTableError::ObjectStore { source } => Error::storage("lake", source),
-            other => Error::Internal(format!("delta lake: {other}")),
+            other => Error::Internal(Box::new(other)),
         }
     }
 }
 
 impl From<datafusion::error::DataFusionError> for Error {
     fn from(e: datafusion::error::DataFusionError) -> Self {
-        Error::Internal(format!("datafusion: {e}"))
+        Error::Internal(Box::new(e))
     }
 }
 
@@ -301,5 +308,31 @@ mod tests {
         assert!(!e.is_transient() && e.exit_code() == exit_code::STORAGE, "{e}");
         assert!(!Error::storage_lasting("s3://", "unsupported scheme").is_transient());
         assert!(Error::storage("state", "could not take the lease").is_transient());
+    }
+
+    /// The store's error and a library's error stay inspectable as the cause.
+    #[test]
+    fn errors_keep_their_cause() {
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let e = Error::storage("data", io);
+        let cause = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(cause.map(|c| c.kind()), Some(std::io::ErrorKind::PermissionDenied));
+        assert_eq!(e.to_string(), "storage error at data: denied");
+
+        let df = datafusion::error::DataFusionError::Plan("no such table".into());
+        let e = Error::from(df);
+        assert!(e.source().and_then(|s| s.downcast_ref::<datafusion::error::DataFusionError>()).is_some());
+        assert!(e.to_string().contains("no such table"), "{e}");
+
+        let os = object_store::Error::NotFound {
+            path: "x".into(),
+            source: "gone".into(),
+        };
+        let e = Error::from(os);
+        assert!(matches!(
+            e.source().and_then(|s| s.downcast_ref::<object_store::Error>()),
+            Some(object_store::Error::NotFound { .. })
+        ));
     }
 }
