@@ -174,12 +174,12 @@ pub async fn run_purge(project: &Project, storage: &Storage, trigger: &str) -> R
     rec.finished_at = Some(Utc::now().to_rfc3339());
     let outcome = match result {
         Ok(done) => {
-            rec.status = "succeeded".into();
+            rec.status = crate::run::RunStatus::Succeeded;
             rec.purged = done;
             Ok(())
         }
         Err(e) => {
-            rec.status = "failed".into();
+            rec.status = crate::run::RunStatus::Failed;
             rec.error = Some(e.to_string());
             Err(e)
         }

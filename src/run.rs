@@ -52,11 +52,46 @@ pub struct SourceTotals {
     pub seconds: f64,
 }
 
+/// How a run (or purge) ended; written as `running`, `succeeded`, `failed` or
+/// `interrupted` in the run record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The record's text form compares equal to the status (`rec.status == "succeeded"`).
+impl PartialEq<&str> for RunStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// What `state/runs/<run_id>.json` holds.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunRecord {
     pub run_id: String,
-    pub status: String,
+    pub status: RunStatus,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub seconds: f64,
@@ -94,7 +129,7 @@ impl RunRecord {
     pub fn new(run_id: &str, trigger: String, demo_key: bool, options: serde_json::Value) -> Self {
         RunRecord {
             run_id: run_id.to_string(),
-            status: "running".into(),
+            status: RunStatus::Running,
             started_at: chrono::Utc::now().to_rfc3339(),
             finished_at: None,
             seconds: 0.0,
@@ -246,13 +281,12 @@ pub async fn run_with_record(
         Ok(()) => Ok(()),
     };
     match &outcome {
-        Ok(()) => rec.status = "succeeded".into(),
+        Ok(()) => rec.status = RunStatus::Succeeded,
         Err(e) => {
             rec.status = match e {
-                Error::Interrupted(_) => "interrupted",
-                _ => "failed",
-            }
-            .into();
+                Error::Interrupted(_) => RunStatus::Interrupted,
+                _ => RunStatus::Failed,
+            };
             rec.error = Some(e.to_string());
         }
     }

@@ -123,10 +123,10 @@ pub fn run_events(rec: &RunRecord) -> Vec<Event> {
             reason: f.message.clone(),
         })
         .collect();
-    if rec.status != "succeeded" {
+    if rec.status != crate::run::RunStatus::Succeeded {
         out.push(Event::RunFailed {
             run_id: rec.run_id.clone(),
-            status: rec.status.clone(),
+            status: rec.status.to_string(),
             error: rec.error.clone().unwrap_or_default(),
         });
     }

@@ -134,13 +134,13 @@ impl Metrics {
         self.in_progress.set(0);
         self.runs
             .get_or_create(&OutcomeLabel {
-                outcome: rec.status.clone(),
+                outcome: rec.status.to_string(),
             })
             .inc();
         self.run_duration.observe(rec.seconds);
         let now = Utc::now().timestamp() as f64;
         self.last_run_finished.set(now);
-        if rec.status == "succeeded" {
+        if rec.status == crate::run::RunStatus::Succeeded {
             self.last_success.set(now);
         }
         for s in &rec.sources {
