@@ -317,12 +317,19 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
         let e = Error::storage("data", io);
         let cause = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
-        assert_eq!(cause.map(|c| c.kind()), Some(std::io::ErrorKind::PermissionDenied));
+        assert_eq!(
+            cause.map(|c| c.kind()),
+            Some(std::io::ErrorKind::PermissionDenied)
+        );
         assert_eq!(e.to_string(), "storage error at data: denied");
 
         let df = datafusion::error::DataFusionError::Plan("no such table".into());
         let e = Error::from(df);
-        assert!(e.source().and_then(|s| s.downcast_ref::<datafusion::error::DataFusionError>()).is_some());
+        assert!(
+            e.source()
+                .and_then(|s| s.downcast_ref::<datafusion::error::DataFusionError>())
+                .is_some()
+        );
         assert!(e.to_string().contains("no such table"), "{e}");
 
         let os = object_store::Error::NotFound {

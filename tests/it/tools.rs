@@ -332,15 +332,21 @@ async fn plan_says_what_run_would_do_and_writes_nothing() {
     );
 }
 
-/// The first file (by name) that is UTF-8 text (some generated files are Windows-1252).
-fn first_file(dir: &Path) -> std::path::PathBuf {
+/// The files of a folder, sorted by name.
+fn sorted_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .collect();
     v.sort();
-    v.into_iter()
+    v
+}
+
+/// The first file (by name) that is UTF-8 text (some generated files are Windows-1252).
+fn first_file(dir: &Path) -> std::path::PathBuf {
+    sorted_files(dir)
+        .into_iter()
         .find(|p| std::fs::read_to_string(p).is_ok())
         .expect("a UTF-8 file")
 }
@@ -554,15 +560,7 @@ async fn infer_update_proposes_what_a_drifted_delivery_needs() {
     let tp = TestProject::new();
     tp.generate(40, 1);
     let dir = tp.landing().join("dwp_2yo");
-    let delivered = {
-        let mut v: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        v.sort();
-        v.remove(0)
-    };
+    let delivered = sorted_files(&dir).remove(0);
     let bytes = std::fs::read(&delivered).unwrap();
     let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
     let mut lines: Vec<String> = text
@@ -615,12 +613,7 @@ async fn infer_reads_an_xlsx_sample() {
     let tp = TestProject::new();
     tp.generate(40, 1);
     let dir = tp.landing().join("ey_headcount");
-    let mut v: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    v.sort();
+    let v = sorted_files(&dir);
     let sample = tp.path().join("Provider Headcount_2030-spring.xlsx");
     std::fs::copy(&v[0], &sample).unwrap();
     let (code, out, err) = tp.run_binary(&["infer", sample.to_str().unwrap(), "--name", "headcount_copy"]);
