@@ -509,18 +509,49 @@ pub fn propose_update(
     Ok(out)
 }
 
+/// What `infer` guessed from a sample, before it is written out.
+struct Guesses {
+    sample: Sample,
+    file_name: String,
+    columns: Vec<Column>,
+    /// (pattern, template, kind, how sure)
+    period: (String, String, Option<&'static str>, Sure),
+    /// The child key's name and fields.
+    key: Option<(&'static str, Vec<String>)>,
+    /// The postcode column, for ward and deprivation.
+    postcode: Option<String>,
+}
+
 /// Draft the configuration for `file` as source `name`.
 pub fn draft(file: &Path, sheet: Option<&str>, name: &str, project: Option<&Project>) -> Result<Draft> {
-    let Sample {
-        sheet,
-        encoding,
-        delim,
-        delim_sure,
-        header_at,
-        header,
-        data,
-    } = sample(file, sheet)?;
-    let header = &header;
+    let sample = sample(file, sheet)?;
+    let columns = columns(&sample, project);
+    let file_name = file
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let find = |i: Ident| columns.iter().find(|c| c.ident.is_some_and(|(x, _)| x == i));
+    let key = child_key(&columns);
+    let postcode = find(Ident::Postcode).map(|c| c.name.clone());
+    let g = Guesses {
+        period: period(&file_name),
+        sample,
+        file_name,
+        columns,
+        key,
+        postcode,
+    };
+    Ok(Draft {
+        name: name.to_string(),
+        pipeline: pipeline_toml(name, &g),
+        schema: schema_toml(name, &g),
+        review: review(&g),
+    })
+}
+
+/// Each header's column, named from the project's vocabulary where it knows it.
+fn columns(sample: &Sample, project: Option<&Project>) -> Vec<Column> {
+    let (header, data) = (&sample.header, &sample.data);
     // Partner spellings the project already knows → their canonical names.
     let mut known: HashMap<String, String> = HashMap::new();
     if let Some(p) = project {
@@ -551,12 +582,47 @@ pub fn draft(file: &Path, sheet: Option<&str>, name: &str, project: Option<&Proj
             c.name_sure = Sure::Guess;
         }
     }
-    let file_name = file
-        .file_name()
-        .map(|f| f.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let (pattern, format, kind, period_sure) = period(&file_name);
+    columns
+}
 
+/// The child key: NHS number, else UPN, else name, date of birth and postcode.
+fn child_key(columns: &[Column]) -> Option<(&'static str, Vec<String>)> {
+    let find = |i: Ident| columns.iter().find(|c| c.ident.is_some_and(|(x, _)| x == i));
+    if let Some(c) = find(Ident::Nhs) {
+        Some(("nhs_key", vec![c.name.clone()]))
+    } else if let Some(c) = find(Ident::Upn) {
+        Some(("upn_key", vec![c.name.clone()]))
+    } else if let (Some(f), Some(s), Some(d), Some(p)) = (
+        find(Ident::Forename),
+        find(Ident::Surname),
+        find(Ident::Dob),
+        find(Ident::Postcode),
+    ) {
+        Some((
+            "match_key",
+            vec![f.name.clone(), s.name.clone(), d.name.clone(), p.name.clone()],
+        ))
+    } else {
+        None
+    }
+}
+
+/// What was guessed, each with how sure, most doubtful first.
+fn review(g: &Guesses) -> Vec<(Sure, String)> {
+    let Sample {
+        sheet,
+        encoding,
+        delim,
+        delim_sure,
+        header_at,
+        data,
+        ..
+    } = &g.sample;
+    let (sheet, delim, delim_sure, header_at) = (sheet, *delim, *delim_sure, *header_at);
+    let (pattern, format, kind, period_sure) = &g.period;
+    let (kind, period_sure) = (*kind, *period_sure);
+    let columns = &g.columns;
+    let key = &g.key;
     let mut review: Vec<(Sure, String)> = vec![
         (
             Sure::Certain,
@@ -590,7 +656,7 @@ pub fn draft(file: &Path, sheet: Option<&str>, name: &str, project: Option<&Proj
             },
         ),
     ];
-    for c in &columns {
+    for c in columns.iter() {
         let mut what = format!("`{}` → {} ({}", c.header, c.name, c.ty.as_str());
         if c.required {
             what.push_str(", required");
@@ -606,25 +672,6 @@ pub fn draft(file: &Path, sheet: Option<&str>, name: &str, project: Option<&Proj
         review.push((sure, what));
     }
 
-    // The child key: NHS number, else UPN, else name, date of birth and postcode.
-    let find = |i: Ident| columns.iter().find(|c| c.ident.is_some_and(|(x, _)| x == i));
-    let key: Option<(&str, Vec<String>)> = if let Some(c) = find(Ident::Nhs) {
-        Some(("nhs_key", vec![c.name.clone()]))
-    } else if let Some(c) = find(Ident::Upn) {
-        Some(("upn_key", vec![c.name.clone()]))
-    } else if let (Some(f), Some(s), Some(d), Some(p)) = (
-        find(Ident::Forename),
-        find(Ident::Surname),
-        find(Ident::Dob),
-        find(Ident::Postcode),
-    ) {
-        Some((
-            "match_key",
-            vec![f.name.clone(), s.name.clone(), d.name.clone(), p.name.clone()],
-        ))
-    } else {
-        None
-    };
     match &key {
         Some((k, fields)) => review.push((
             Sure::Likely,
@@ -635,16 +682,32 @@ pub fn draft(file: &Path, sheet: Option<&str>, name: &str, project: Option<&Proj
             "no child key: no NHS number, UPN, or name, date of birth and postcode".into(),
         )),
     }
-    let postcode = find(Ident::Postcode).map(|c| c.name.clone());
-    if postcode.is_some() {
+    if g.postcode.is_some() {
         review.push((
             Sure::Likely,
             "ward and deprivation derived from the postcode (then dropped)".into(),
         ));
     }
+    review.sort_by_key(|r| std::cmp::Reverse(r.0));
+    review
+}
 
-    // pipelines/<name>.toml
-    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+fn quote(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// `pipelines/<name>.toml`.
+fn pipeline_toml(name: &str, g: &Guesses) -> String {
+    let q = quote;
+    let (file_name, columns, key, postcode) = (&g.file_name, &g.columns, &g.key, &g.postcode);
+    let Sample {
+        sheet,
+        delim,
+        header_at,
+        ..
+    } = &g.sample;
+    let (delim, header_at) = (*delim, *header_at);
+    let (pattern, format, kind, _) = &g.period;
     let mut p = String::new();
     let _ = writeln!(
         p,
@@ -679,13 +742,13 @@ pub fn draft(file: &Path, sheet: Option<&str>, name: &str, project: Option<&Proj
     let _ = writeln!(
         p,
         "\n[period]\nfrom = \"file_name\"\npattern = {}\nformat = {}",
-        q(&pattern),
-        q(&format)
+        q(pattern),
+        q(format)
     );
     if let Some(k) = kind {
         let _ = writeln!(p, "kind = {}", q(k));
     }
-    for c in &columns {
+    for c in columns.iter() {
         let _ = writeln!(p, "\n[[columns]]\nname = {}", q(&c.name));
         if normalise_header(&c.header) != normalise_header(&c.name) {
             let _ = writeln!(p, "aliases = [{}]", q(&c.header));
@@ -732,7 +795,13 @@ pub fn draft(file: &Path, sheet: Option<&str>, name: &str, project: Option<&Proj
         let _ = writeln!(p, "\n[[derive]]\nkind = \"geography\"\npostcode = {}", q(pc));
     }
 
-    // schemas/<name>.toml: every column that reaches the lake.
+    p
+}
+
+/// `schemas/<name>.toml`: every column that reaches the lake.
+fn schema_toml(name: &str, g: &Guesses) -> String {
+    let q = quote;
+    let (file_name, columns, key, postcode) = (&g.file_name, &g.columns, &g.key, &g.postcode);
     let mut s = String::new();
     let _ = writeln!(s, "# Drafted by `startwell infer` from {file_name}.");
     let _ = writeln!(s, "table = {}", q(name));
@@ -804,13 +873,7 @@ pub fn draft(file: &Path, sheet: Option<&str>, name: &str, project: Option<&Proj
             q(d)
         );
     }
-    review.sort_by_key(|r| std::cmp::Reverse(r.0));
-    Ok(Draft {
-        name: name.to_string(),
-        pipeline: p,
-        schema: s,
-        review,
-    })
+    s
 }
 
 /// A source name from a file name: its stem without the period, snake_case
