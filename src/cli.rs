@@ -38,13 +38,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Generate synthetic extracts into the landing zone and run the nightly job on them (DEMO key).
-    Demo {
-        /// Children per birth year.
-        #[arg(long, default_value_t = crate::generate::DEFAULT_CHILDREN)]
-        children: u32,
-        #[arg(long, default_value_t = crate::generate::DEFAULT_YEARS)]
-        years: u32,
-    },
+    Demo(DemoArgs),
     /// The nightly job: ingest whatever is new in every landing zone and record the run.
     Run {
         /// Only this source.
@@ -100,77 +94,104 @@ pub enum Command {
         json: bool,
     },
     /// Each source's freshness against its cadence, and its last outcome.
-    Status {
-        /// Print as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Status(StatusArgs),
     /// Run the indicator fixtures (`pipelines/indicators/tests/*.toml`): rows in, indicator rows out.
     Test,
     /// What `run` would do now, writing nothing: each landing file new, changed,
     /// ingested or refused; for each new file its columns, rows accepted and
     /// rejected (commonest reasons, first lines), and what it would replace.
     /// Exits 1 when a file would be refused.
-    Plan {
-        /// Only this source.
-        #[arg(long)]
-        source: Option<String>,
-        /// Check these files (a partner's file as it arrives) instead of the landing zone.
-        files: Vec<PathBuf>,
-        /// Print the plan as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Plan(PlanArgs),
     /// Draft pipelines/<name>.toml and schemas/<name>.toml from a partner's
     /// sample CSV (dialect, types, identifiers, the child key, code lists, the
     /// period), and list what was guessed and how surely.
-    Infer {
-        /// The sample file: CSV (in any encoding `run` reads) or xlsx.
-        file: PathBuf,
-        /// The sheet of an xlsx workbook (default: the first).
-        #[arg(long)]
-        sheet: Option<String>,
-        /// Source name (default: the file name without its period).
-        #[arg(long)]
-        name: Option<String>,
-        /// Overwrite existing files of that name.
-        #[arg(long)]
-        force: bool,
-        /// The source exists: propose what a later delivery changes (new
-        /// columns, renamed or dropped required ones) instead of drafting it.
-        #[arg(long, conflicts_with = "force")]
-        update: bool,
-    },
+    Infer(InferArgs),
     /// The project's documentation as one self-contained HTML page: sources,
     /// lake tables (with their history), indicators (with their lineage), runs.
-    Docs {
-        /// Folder to write index.html into (default: startwell-docs/ in the project).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Docs(DocsArgs),
     /// Query the lake and the published outputs with SQL (DataFusion, with the
     /// startwell functions). Tables: every lake table by name, and
     /// outputs_scorecard, outputs_targets, outputs_indicators.
-    Sql {
-        /// The query, e.g. "SELECT period, count(*) FROM eyfsp GROUP BY period".
-        query: String,
-        #[arg(long, value_enum, default_value_t = crate::sql::Format::Table)]
-        format: crate::sql::Format,
-        /// Write the result to this file instead of standard output.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Read every Delta table as it was: a version (3), a time
-        /// (2025-11-20T02:00:00Z) or a date (2025-11-20).
-        #[arg(long)]
-        as_of: Option<String>,
-    },
+    Sql(SqlArgs),
     /// Delete landing and quarantine files older than `[retention]` allows (landing
     /// files only once their rows are in the lake), recording each by name and hash.
-    Purge {
-        /// Only list what is due; delete nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Purge(PurgeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InferArgs {
+    /// The sample file: CSV (in any encoding `run` reads) or xlsx.
+    file: PathBuf,
+    /// The sheet of an xlsx workbook (default: the first).
+    #[arg(long)]
+    sheet: Option<String>,
+    /// Source name (default: the file name without its period).
+    #[arg(long)]
+    name: Option<String>,
+    /// Overwrite existing files of that name.
+    #[arg(long)]
+    force: bool,
+    /// The source exists: propose what a later delivery changes (new
+    /// columns, renamed or dropped required ones) instead of drafting it.
+    #[arg(long, conflicts_with = "force")]
+    update: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Only this source.
+    #[arg(long)]
+    source: Option<String>,
+    /// Check these files (a partner's file as it arrives) instead of the landing zone.
+    files: Vec<PathBuf>,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SqlArgs {
+    /// The query, e.g. "SELECT period, count(*) FROM eyfsp GROUP BY period".
+    query: String,
+    #[arg(long, value_enum, default_value_t = crate::sql::Format::Table)]
+    format: crate::sql::Format,
+    /// Write the result to this file instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Read every Delta table as it was: a version (3), a time
+    /// (2025-11-20T02:00:00Z) or a date (2025-11-20).
+    #[arg(long)]
+    as_of: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DocsArgs {
+    /// Folder to write index.html into (default: startwell-docs/ in the project).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Children per birth year.
+    #[arg(long, default_value_t = crate::generate::DEFAULT_CHILDREN)]
+    children: u32,
+    #[arg(long, default_value_t = crate::generate::DEFAULT_YEARS)]
+    years: u32,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PurgeArgs {
+    /// Only list what is due; delete nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// Progress drawn on standard error when it is a terminal (nothing otherwise):
@@ -268,144 +289,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Purge { dry_run } => {
-            let p = load_project(&project_dir)?;
-            let storage = Storage::open(&p.dir, &p.storage_root)?;
-            if p.retention.landing_days.is_none() && p.retention.quarantine_days.is_none() {
-                println!("no [retention] in startwell.toml: every file is kept");
-            }
-            if dry_run {
-                let ledger = crate::lake::read_ledger(&storage).await?;
-                let plan = crate::purge::plan(&p, &storage, &ledger, chrono::Utc::now()).await?;
-                for f in &plan.due {
-                    println!("due  {} ({} bytes): {}", f.file, f.size, f.reason);
-                }
-                println!(
-                    "{} file(s) due; {} landing file(s) kept because their rows are not in the lake (new, refused or changed)",
-                    plan.due.len(),
-                    plan.unsettled
-                );
-                return Ok(());
-            }
-            let rec = crate::purge::run_purge(&p, &storage, "cli").await?;
-            for f in &rec.purged {
-                println!(
-                    "deleted {} ({} bytes, sha256 {}): {}",
-                    f.file, f.size, f.sha256, f.reason
-                );
-            }
-            println!(
-                "purge: {} file(s) deleted; recorded in {}",
-                rec.purged.len(),
-                storage.display(&format!("state/runs/{}.json", rec.run_id))
-            );
-            Ok(())
-        }
-        Command::Infer {
-            file,
-            sheet,
-            name,
-            force,
-            update,
-        } => {
-            let readable = file
-                .extension()
-                .is_some_and(|e| ["csv", "txt", "xlsx"].iter().any(|x| e.eq_ignore_ascii_case(x)));
-            if !readable {
-                return Err(Error::config(
-                    &file,
-                    "infer reads CSV and xlsx samples (save an .xls workbook as .xlsx first)",
-                ));
-            }
-            // The project's existing sources give the canonical names of known headers.
-            let project = load_project(&project_dir).ok();
-            let name = name.unwrap_or_else(|| crate::infer::name_from_file(&file));
-            if update {
-                let project = load_project(&project_dir)?;
-                let Some(source) = project.plan.sources.iter().find(|s| s.name == name) else {
-                    return Err(Error::config(
-                        project.dir.join("pipelines"),
-                        format!("no source `{name}` to update (give --name)"),
-                    ));
-                };
-                let proposals = crate::infer::propose_update(&file, sheet.as_deref(), source)?;
-                if proposals.is_empty() {
-                    println!(
-                        "{}: the file's columns are the ones `{name}` already reads",
-                        file.display()
-                    );
-                }
-                for p in proposals {
-                    println!("{p}");
-                }
-                return Ok(());
-            }
-            let draft = crate::infer::draft(&file, sheet.as_deref(), &name, project.as_ref())?;
-            let written = crate::infer::write(&project_dir, &draft, force)?;
-            for p in &written {
-                println!("wrote {}", p.display());
-            }
-            print!("{}", crate::infer::render_review(&draft));
-            println!("next: edit them, then `startwell validate` and `startwell plan`");
-            Ok(())
-        }
-        Command::Docs { out } => {
-            let project = load_project(&project_dir)?;
-            let storage = Storage::open(&project.dir, &project.storage_root)?;
-            let out = out.unwrap_or_else(|| project.dir.join("startwell-docs"));
-            let page = crate::docs::write(&project, &storage, &out).await?;
-            println!("documentation: {}", page.display());
-            Ok(())
-        }
-        Command::Plan { source, files, json } => {
-            let project = load_project(&project_dir)?;
-            let storage = Storage::open(&project.dir, &project.storage_root)?;
-            if let Some(s) = &source
-                && !project.plan.sources.iter().any(|p| &p.name == s)
-            {
-                return Err(Error::config(
-                    project.dir.join("pipelines"),
-                    format!("no source `{s}` (pipelines/{s}.toml)"),
-                ));
-            }
-            let plans = crate::plan::plan(&project, &storage, source.as_deref(), &files).await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&plans).map_err(Error::internal)?
-                );
-            } else {
-                print!("{}", crate::plan::render(&plans));
-            }
-            if !files.is_empty() && plans.is_empty() {
-                return Err(Error::config(
-                    &files[0],
-                    "no source's file pattern matches this file name, so `run` would not read it",
-                ));
-            }
-            let refused = plans.iter().filter(|p| p.refused.is_some()).count();
-            if refused > 0 {
-                return Err(Error::DataRefused(format!("{refused} file(s) would be refused")));
-            }
-            Ok(())
-        }
-        Command::Sql {
-            query,
-            format,
-            out,
-            as_of,
-        } => {
-            let project = load_project(&project_dir)?;
-            let storage = Storage::open(&project.dir, &project.storage_root)?;
-            let as_of = as_of.as_deref().map(crate::sql::AsOf::parse).transpose()?;
-            let rows = crate::sql::run(&storage, &query, format, out.as_deref(), as_of).await?;
-            if let Some(out) = &out {
-                eprintln!("{rows} row(s) written to {}", out.display());
-            } else if format == crate::sql::Format::Table {
-                eprintln!("{rows} row(s)");
-            }
-            Ok(())
-        }
+        Command::Purge(args) => purge_command(project_dir, args).await,
+        Command::Infer(args) => infer_command(project_dir, args).await,
+        Command::Docs(args) => docs_command(project_dir, args).await,
+        Command::Plan(args) => plan_command(project_dir, args).await,
+        Command::Sql(args) => sql_command(project_dir, args).await,
         Command::Test => {
             let p = load_project(&project_dir)?;
             let report = crate::indicators::fixtures::run_all(&p).await?;
@@ -513,99 +401,8 @@ async fn dispatch(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Status { json } => {
-            let project = load_project(&project_dir)?;
-            let storage = Storage::open(&project.dir, &project.storage_root)?;
-            let rows = crate::ops::status::sources(&project, &storage, chrono::Utc::now()).await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&rows).map_err(Error::internal)?
-                );
-            } else {
-                print!("{}", crate::ops::status::render_sources(&rows));
-                let last = crate::ops::status::recent_runs(&storage, 1).await?;
-                if let Some(r) = last.first() {
-                    println!(
-                        "last run: {} {} (trigger {}, started {})",
-                        r["run_id"].as_str().unwrap_or("?"),
-                        r["status"].as_str().unwrap_or("?"),
-                        r["trigger"].as_str().unwrap_or("cli"),
-                        r["started_at"].as_str().unwrap_or("?")
-                    );
-                }
-                if let Some(l) = crate::ops::lease::current(&storage).await?
-                    && l.is_live(chrono::Utc::now())
-                {
-                    println!(
-                        "run in progress: {} on {} (pid {}), lease until {}",
-                        l.purpose, l.host, l.pid, l.expires_at
-                    );
-                }
-                println!("{}", crate::purge::status_line(&project, &storage).await?);
-            }
-            Ok(())
-        }
-        Command::Demo { children, years } => {
-            let project = load_project(&project_dir)?;
-            let storage = Storage::open(&project.dir, &project.storage_root)?;
-            let landing = demo_landing(&storage)?;
-            let opts = crate::generate::Options {
-                children,
-                years,
-                seed: 20_250_901,
-            };
-            eprintln!("generating synthetic extracts into {} …", landing.display());
-            let l2 = landing.clone();
-            tokio::task::spawn_blocking(move || {
-                crate::generate::generate_with(&l2, &opts, &*TerminalProgress::reporter())
-            })
-            .await
-            .map_err(Error::internal)??;
-            eprintln!(
-                "running the nightly job with the DEMO pseudonymisation key (never use it for real data) …"
-            );
-            let shutdown = Shutdown::new();
-            listen_for_signals(shutdown.clone());
-            let opts = RunOptions {
-                shutdown,
-                trigger: Some("demo".into()),
-                // The demo always shows a freshly computed scorecard.
-                force_scorecard: true,
-                progress: TerminalProgress::reporter(),
-                ..RunOptions::default()
-            };
-            let rec = run_with_retries(&project, &storage, PseudoKey::demo(), &opts).await?;
-            let headline =
-                crate::indicators::headline(&rec.0.scorecard, &crate::indicators::council(&project));
-            let targets = crate::indicators::targets::summary(&rec.0.targets);
-            print_result(&storage, rec)?;
-            println!("lake tables: {}", storage.display("lake/"));
-            println!(
-                "\nThe report (open it in a browser): {}",
-                storage.display("outputs/scorecard.html")
-            );
-            println!("  workbook:   {}", storage.display("outputs/scorecard.xlsx"));
-            println!(
-                "  scorecard:  {} (and .csv)",
-                storage.display("outputs/scorecard.parquet")
-            );
-            println!(
-                "  targets:    {} (and .csv)",
-                storage.display("outputs/targets.parquet")
-            );
-            println!(
-                "  indicators: {} (metadata, and .csv)",
-                storage.display("outputs/indicators.parquet")
-            );
-            println!(
-                "  open data:  {} (DfE EES format)",
-                storage.display("outputs/ees/")
-            );
-            println!("\n{headline}");
-            println!("{targets}");
-            Ok(())
-        }
+        Command::Status(args) => status_command(project_dir, args).await,
+        Command::Demo(args) => demo_command(project_dir, args).await,
     }
 }
 
@@ -625,4 +422,246 @@ fn print_result(storage: &Storage, (rec, outcome): (crate::run::RunRecord, Resul
         storage.display(&format!("state/runs/{}.json", rec.run_id))
     );
     outcome
+}
+
+async fn infer_command(project_dir: PathBuf, args: InferArgs) -> Result<()> {
+    let InferArgs {
+        file,
+        sheet,
+        name,
+        force,
+        update,
+    } = args;
+    let readable = file
+        .extension()
+        .is_some_and(|e| ["csv", "txt", "xlsx"].iter().any(|x| e.eq_ignore_ascii_case(x)));
+    if !readable {
+        return Err(Error::config(
+            &file,
+            "infer reads CSV and xlsx samples (save an .xls workbook as .xlsx first)",
+        ));
+    }
+    // The project's existing sources give the canonical names of known headers.
+    let project = load_project(&project_dir).ok();
+    let name = name.unwrap_or_else(|| crate::infer::name_from_file(&file));
+    if update {
+        let project = load_project(&project_dir)?;
+        let Some(source) = project.plan.sources.iter().find(|s| s.name == name) else {
+            return Err(Error::config(
+                project.dir.join("pipelines"),
+                format!("no source `{name}` to update (give --name)"),
+            ));
+        };
+        let proposals = crate::infer::propose_update(&file, sheet.as_deref(), source)?;
+        if proposals.is_empty() {
+            println!(
+                "{}: the file's columns are the ones `{name}` already reads",
+                file.display()
+            );
+        }
+        for p in proposals {
+            println!("{p}");
+        }
+        return Ok(());
+    }
+    let draft = crate::infer::draft(&file, sheet.as_deref(), &name, project.as_ref())?;
+    let written = crate::infer::write(&project_dir, &draft, force)?;
+    for p in &written {
+        println!("wrote {}", p.display());
+    }
+    print!("{}", crate::infer::render_review(&draft));
+    println!("next: edit them, then `startwell validate` and `startwell plan`");
+    Ok(())
+}
+
+async fn plan_command(project_dir: PathBuf, args: PlanArgs) -> Result<()> {
+    let PlanArgs { source, files, json } = args;
+    let project = load_project(&project_dir)?;
+    let storage = Storage::open(&project.dir, &project.storage_root)?;
+    if let Some(s) = &source
+        && !project.plan.sources.iter().any(|p| &p.name == s)
+    {
+        return Err(Error::config(
+            project.dir.join("pipelines"),
+            format!("no source `{s}` (pipelines/{s}.toml)"),
+        ));
+    }
+    let plans = crate::plan::plan(&project, &storage, source.as_deref(), &files).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plans).map_err(Error::internal)?
+        );
+    } else {
+        print!("{}", crate::plan::render(&plans));
+    }
+    if !files.is_empty() && plans.is_empty() {
+        return Err(Error::config(
+            &files[0],
+            "no source's file pattern matches this file name, so `run` would not read it",
+        ));
+    }
+    let refused = plans.iter().filter(|p| p.refused.is_some()).count();
+    if refused > 0 {
+        return Err(Error::DataRefused(format!("{refused} file(s) would be refused")));
+    }
+    Ok(())
+}
+
+async fn sql_command(project_dir: PathBuf, args: SqlArgs) -> Result<()> {
+    let SqlArgs {
+        query,
+        format,
+        out,
+        as_of,
+    } = args;
+    let project = load_project(&project_dir)?;
+    let storage = Storage::open(&project.dir, &project.storage_root)?;
+    let as_of = as_of.as_deref().map(crate::sql::AsOf::parse).transpose()?;
+    let rows = crate::sql::run(&storage, &query, format, out.as_deref(), as_of).await?;
+    if let Some(out) = &out {
+        eprintln!("{rows} row(s) written to {}", out.display());
+    } else if format == crate::sql::Format::Table {
+        eprintln!("{rows} row(s)");
+    }
+    Ok(())
+}
+
+async fn docs_command(project_dir: PathBuf, args: DocsArgs) -> Result<()> {
+    let DocsArgs { out } = args;
+    let project = load_project(&project_dir)?;
+    let storage = Storage::open(&project.dir, &project.storage_root)?;
+    let out = out.unwrap_or_else(|| project.dir.join("startwell-docs"));
+    let page = crate::docs::write(&project, &storage, &out).await?;
+    println!("documentation: {}", page.display());
+    Ok(())
+}
+
+async fn demo_command(project_dir: PathBuf, args: DemoArgs) -> Result<()> {
+    let DemoArgs { children, years } = args;
+    let project = load_project(&project_dir)?;
+    let storage = Storage::open(&project.dir, &project.storage_root)?;
+    let landing = demo_landing(&storage)?;
+    let opts = crate::generate::Options {
+        children,
+        years,
+        seed: 20_250_901,
+    };
+    eprintln!("generating synthetic extracts into {} …", landing.display());
+    let l2 = landing.clone();
+    tokio::task::spawn_blocking(move || {
+        crate::generate::generate_with(&l2, &opts, &*TerminalProgress::reporter())
+    })
+    .await
+    .map_err(Error::internal)??;
+    eprintln!("running the nightly job with the DEMO pseudonymisation key (never use it for real data) …");
+    let shutdown = Shutdown::new();
+    listen_for_signals(shutdown.clone());
+    let opts = RunOptions {
+        shutdown,
+        trigger: Some("demo".into()),
+        // The demo always shows a freshly computed scorecard.
+        force_scorecard: true,
+        progress: TerminalProgress::reporter(),
+        ..RunOptions::default()
+    };
+    let rec = run_with_retries(&project, &storage, PseudoKey::demo(), &opts).await?;
+    let headline = crate::indicators::headline(&rec.0.scorecard, &crate::indicators::council(&project));
+    let targets = crate::indicators::targets::summary(&rec.0.targets);
+    print_result(&storage, rec)?;
+    println!("lake tables: {}", storage.display("lake/"));
+    println!(
+        "\nThe report (open it in a browser): {}",
+        storage.display("outputs/scorecard.html")
+    );
+    println!("  workbook:   {}", storage.display("outputs/scorecard.xlsx"));
+    println!(
+        "  scorecard:  {} (and .csv)",
+        storage.display("outputs/scorecard.parquet")
+    );
+    println!(
+        "  targets:    {} (and .csv)",
+        storage.display("outputs/targets.parquet")
+    );
+    println!(
+        "  indicators: {} (metadata, and .csv)",
+        storage.display("outputs/indicators.parquet")
+    );
+    println!(
+        "  open data:  {} (DfE EES format)",
+        storage.display("outputs/ees/")
+    );
+    println!("\n{headline}");
+    println!("{targets}");
+    Ok(())
+}
+
+async fn status_command(project_dir: PathBuf, args: StatusArgs) -> Result<()> {
+    let StatusArgs { json } = args;
+    let project = load_project(&project_dir)?;
+    let storage = Storage::open(&project.dir, &project.storage_root)?;
+    let rows = crate::ops::status::sources(&project, &storage, chrono::Utc::now()).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).map_err(Error::internal)?
+        );
+    } else {
+        print!("{}", crate::ops::status::render_sources(&rows));
+        let last = crate::ops::status::recent_runs(&storage, 1).await?;
+        if let Some(r) = last.first() {
+            println!(
+                "last run: {} {} (trigger {}, started {})",
+                r["run_id"].as_str().unwrap_or("?"),
+                r["status"].as_str().unwrap_or("?"),
+                r["trigger"].as_str().unwrap_or("cli"),
+                r["started_at"].as_str().unwrap_or("?")
+            );
+        }
+        if let Some(l) = crate::ops::lease::current(&storage).await?
+            && l.is_live(chrono::Utc::now())
+        {
+            println!(
+                "run in progress: {} on {} (pid {}), lease until {}",
+                l.purpose, l.host, l.pid, l.expires_at
+            );
+        }
+        println!("{}", crate::purge::status_line(&project, &storage).await?);
+    }
+    Ok(())
+}
+
+async fn purge_command(project_dir: PathBuf, args: PurgeArgs) -> Result<()> {
+    let PurgeArgs { dry_run } = args;
+    let p = load_project(&project_dir)?;
+    let storage = Storage::open(&p.dir, &p.storage_root)?;
+    if p.retention.landing_days.is_none() && p.retention.quarantine_days.is_none() {
+        println!("no [retention] in startwell.toml: every file is kept");
+    }
+    if dry_run {
+        let ledger = crate::lake::read_ledger(&storage).await?;
+        let plan = crate::purge::plan(&p, &storage, &ledger, chrono::Utc::now()).await?;
+        for f in &plan.due {
+            println!("due  {} ({} bytes): {}", f.file, f.size, f.reason);
+        }
+        println!(
+            "{} file(s) due; {} landing file(s) kept because their rows are not in the lake (new, refused or changed)",
+            plan.due.len(),
+            plan.unsettled
+        );
+        return Ok(());
+    }
+    let rec = crate::purge::run_purge(&p, &storage, "cli").await?;
+    for f in &rec.purged {
+        println!(
+            "deleted {} ({} bytes, sha256 {}): {}",
+            f.file, f.size, f.sha256, f.reason
+        );
+    }
+    println!(
+        "purge: {} file(s) deleted; recorded in {}",
+        rec.purged.len(),
+        storage.display(&format!("state/runs/{}.json", rec.run_id))
+    );
+    Ok(())
 }
