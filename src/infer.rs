@@ -93,8 +93,18 @@ struct Column {
 
 /// Text of the file: UTF-8 (a BOM stripped) or else Windows-1252.
 fn decode(bytes: &[u8]) -> (String, &'static str) {
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return (String::from_utf8_lossy(rest).into_owned(), "UTF-8 with a BOM");
+    // A byte-order mark says the encoding (UTF-8 or UTF-16, as `run` reads them);
+    // without one, UTF-8 when valid, else Windows-1252 (`encoding = "auto"`).
+    if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, _) = enc.decode_without_bom_handling(&bytes[bom..]);
+        return (
+            text.into_owned(),
+            if enc == encoding_rs::UTF_8 {
+                "UTF-8 with a BOM"
+            } else {
+                "UTF-16 with a BOM"
+            },
+        );
     }
     match std::str::from_utf8(bytes) {
         Ok(s) => (s.to_string(), "UTF-8"),
@@ -966,5 +976,9 @@ mod tests {
         assert_eq!(delimiter("a,b,c\n1,2,3\n").0, b',');
         assert_eq!(decode(b"\xEF\xBB\xBFa").1, "UTF-8 with a BOM");
         assert_eq!(decode(b"caf\xE9").0, "café");
+        assert_eq!(
+            decode(b"\xFF\xFEa\x00;\x00b\x00"),
+            ("a;b".to_string(), "UTF-16 with a BOM")
+        );
     }
 }

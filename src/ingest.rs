@@ -199,21 +199,8 @@ pub async fn ingest_file(
         return Ok(report);
     }
 
-    // A file that replaces the whole table must not be much smaller than what it replaces.
-    let min_rows = match (&plan.completeness, &replace) {
-        (Some(c), Replace::Table) => match c.min_rows_ratio {
-            Some(r) => {
-                let now = lake::count_rows(&ctx.storage, &plan.table).await?;
-                Some(((now as f64 * r).ceil() as u64, now))
-            }
-            None => None,
-        },
-        _ => None,
-    };
-    let completeness = match replace {
-        Replace::Table => plan.completeness.clone(),
-        _ => None,
-    };
+    let (completeness, min_rows) =
+        whole_table_limits(&ctx.storage, &plan, matches!(replace, Replace::Table)).await?;
 
     let (tx, rx) = mpsc::channel::<Result<RecordBatch, DataFusionError>>(2);
     let job = ReadJob {
@@ -329,6 +316,103 @@ pub fn unmapped_columns(header: &[String], map: &crate::check::HeaderMap) -> Vec
         .collect()
 }
 
+/// For a file that replaces its whole table: its `[completeness]` checks, and
+/// (least usable rows, rows the table holds now), so it is not much smaller
+/// than what it replaces. Nothing for other files.
+pub async fn whole_table_limits(
+    storage: &Storage,
+    plan: &SourcePlan,
+    replaces_table: bool,
+) -> Result<(
+    Option<crate::config::compile::CompletenessPlan>,
+    Option<(u64, u64)>,
+)> {
+    let Some(c) = plan.completeness.as_ref().filter(|_| replaces_table) else {
+        return Ok((None, None));
+    };
+    let min_rows = match c.min_rows_ratio {
+        Some(r) => {
+            let now = lake::count_rows(storage, &plan.table).await?;
+            Some(((now as f64 * r).ceil() as u64, now))
+        }
+        None => None,
+    };
+    Ok((Some(c.clone()), min_rows))
+}
+
+/// The checks on a file that would replace its whole table (`[completeness]`),
+/// followed row by row: a required value some row must have, and the least
+/// number of usable rows. Shared by `run` and `plan`.
+pub struct WholeTableCheck<'a> {
+    completeness: Option<&'a crate::config::compile::CompletenessPlan>,
+    found: Vec<bool>,
+    /// (least accepted rows, rows the table holds now)
+    min_rows: Option<(u64, u64)>,
+}
+
+impl<'a> WholeTableCheck<'a> {
+    pub fn new(
+        completeness: Option<&'a crate::config::compile::CompletenessPlan>,
+        min_rows: Option<(u64, u64)>,
+    ) -> Self {
+        WholeTableCheck {
+            found: vec![false; completeness.map_or(0, |c| c.require.len())],
+            completeness,
+            min_rows,
+        }
+    }
+
+    /// An accepted row's values.
+    pub fn see(&mut self, slots: &[crate::check::Value]) {
+        if let Some(c) = self.completeness {
+            for (f, (ix, values)) in self.found.iter_mut().zip(&c.require) {
+                *f = *f || matches!(&slots[*ix], crate::check::Value::Str(v) if values.contains(v));
+            }
+        }
+    }
+
+    /// Why the file is refused, after its `accepted` rows.
+    pub fn refusal(&self, display: &str, plan: &SourcePlan, accepted: u64) -> Option<String> {
+        if let Some(c) = self.completeness
+            && let Some(k) = self.found.iter().position(|f| !f)
+        {
+            let (ix, values) = &c.require[k];
+            let mut values: Vec<&String> = values.iter().collect();
+            values.sort();
+            return Some(format!(
+                "{display}: no row has {} = {}: an incomplete download? It would replace the whole table, so it is refused",
+                plan.columns[*ix].name,
+                values
+                    .iter()
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+        }
+        if let Some((least, now)) = self.min_rows
+            && accepted < least
+        {
+            return Some(format!(
+                "{display}: {accepted} usable row(s), fewer than the {least} required ({:.0}% of the {now} rows the table \
+                 holds now): an incomplete download? It would replace the whole table, so it is refused",
+                100.0 * self.completeness.and_then(|c| c.min_rows_ratio).unwrap_or(0.0)
+            ));
+        }
+        None
+    }
+}
+
+/// The share of a file's rows that were rejected; `None` when it has no data rows
+/// (refused as such). `run` and `plan` refuse a file over `max_reject_ratio`.
+pub fn rejected_share(read: u64, rejected: u64) -> Option<f64> {
+    (read > 0).then(|| rejected as f64 / read as f64)
+}
+
+/// Why a file with a header and no rows is refused.
+pub fn no_data_rows(display: &str) -> String {
+    format!("{display}: the file has a header but no data rows")
+}
+
 fn top_reasons(reasons: &HashMap<String, u64>, n: usize) -> String {
     let mut v: Vec<(&String, &u64)> = reasons.iter().collect();
     v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -378,7 +462,7 @@ impl ReadJob {
             handle,
             progress,
         } = self;
-        let mut found = vec![false; completeness.as_ref().map_or(0, |c| c.require.len())];
+        let mut whole = WholeTableCheck::new(completeness.as_ref(), min_rows);
         let (plan, display, sniffed, key, seeds): (&SourcePlan, &str, _, _, &Seeds) =
             (&plan, &display, &sniffed, &key, &seeds);
         let (storage, handle, progress) = (&storage, &handle, &progress);
@@ -421,12 +505,7 @@ impl ReadJob {
             match checker.check(&row) {
                 Checked::Ok(slots) => {
                     rep.accepted += 1;
-                    if let Some(c) = &completeness {
-                        for (f, (ix, values)) in found.iter_mut().zip(&c.require) {
-                            *f = *f
-                                || matches!(&slots[*ix], crate::check::Value::Str(v) if values.contains(v));
-                        }
-                    }
+                    whole.see(&slots);
                     batch.push(slots);
                     if batch.len() >= batch_rows {
                         let b = batch.finish()?;
@@ -465,60 +544,28 @@ impl ReadJob {
             q.finish_and_upload(storage, handle, &rel)?;
             rep.quarantine = Some(rel);
         }
-        let ratio = if rep.read == 0 {
-            1.0
-        } else {
-            rep.rejected as f64 / rep.read as f64
-        };
-        if rep.read == 0 {
-            rep.refused = Some(format!("{display}: the file has a header but no data rows"));
-        } else if ratio > plan.max_reject_ratio {
-            let first = rep
-                .first
-                .as_ref()
-                .map(|(line, why)| format!("; first at line {line}: {why}"))
-                .unwrap_or_default();
-            rep.refused = Some(format!(
-                "{display}: refused, {} of {} rows ({:.1}%) failed their checks, over the limit of {:.1}%; commonest reasons: {}{first}; rejected rows are in {}",
-                rep.rejected,
-                rep.read,
-                ratio * 100.0,
-                plan.max_reject_ratio * 100.0,
-                top_reasons(&rep.reasons, 3),
-                rep.quarantine.as_deref().unwrap_or("quarantine")
-            ));
+        match rejected_share(rep.read, rep.rejected) {
+            None => rep.refused = Some(no_data_rows(display)),
+            Some(ratio) if ratio > plan.max_reject_ratio => {
+                let first = rep
+                    .first
+                    .as_ref()
+                    .map(|(line, why)| format!("; first at line {line}: {why}"))
+                    .unwrap_or_default();
+                rep.refused = Some(format!(
+                    "{display}: refused, {} of {} rows ({:.1}%) failed their checks, over the limit of {:.1}%; commonest reasons: {}{first}; rejected rows are in {}",
+                    rep.rejected,
+                    rep.read,
+                    ratio * 100.0,
+                    plan.max_reject_ratio * 100.0,
+                    top_reasons(&rep.reasons, 3),
+                    rep.quarantine.as_deref().unwrap_or("quarantine")
+                ));
+            }
+            Some(_) => {}
         }
-        if rep.refused.is_none()
-            && let Some(c) = &completeness
-            && let Some(k) = found.iter().position(|f| !f)
-        {
-            let (ix, values) = &c.require[k];
-            let mut values: Vec<&String> = values.iter().collect();
-            values.sort();
-            rep.refused = Some(format!(
-                "{display}: no row has {} = {}: an incomplete download? It would replace the whole table, so it is refused",
-                plan.columns[*ix].name,
-                values
-                    .iter()
-                    .map(|v| format!("`{v}`"))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ));
-        }
-        if rep.refused.is_none()
-            && let Some((least, now)) = min_rows
-            && rep.accepted < least
-        {
-            rep.refused = Some(format!(
-                "{display}: {} usable row(s), fewer than the {least} required ({:.0}% of the {now} rows the table \
-                 holds now): an incomplete download? It would replace the whole table, so it is refused",
-                rep.accepted,
-                100.0
-                    * completeness
-                        .as_ref()
-                        .and_then(|c| c.min_rows_ratio)
-                        .unwrap_or(0.0)
-            ));
+        if rep.refused.is_none() {
+            rep.refused = whole.refusal(display, plan, rep.accepted);
         }
         if let Some(why) = &rep.refused {
             fail(tx, why.clone());

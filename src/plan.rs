@@ -117,6 +117,11 @@ pub async fn plan(
         .collect();
     let key = PseudoKey::new(&rand::random::<[u8; 32]>())?;
     let seeds = project.seeds.clone();
+    // Each named file's source, worked out once (it reads the file).
+    let mut sources = Vec::with_capacity(files.len());
+    for p in files {
+        sources.push(source_of(project, only, p).await?);
+    }
     let mut out = Vec::new();
     for plan in &project.plan.sources {
         if only.is_some_and(|s| s != plan.name) {
@@ -136,8 +141,8 @@ pub async fn plan(
                 v
             } else {
                 let mut v = Vec::new();
-                for p in files {
-                    if source_of(project, only, p).await?.is_some_and(|s| s == plan.name) {
+                for (p, source) in files.iter().zip(&sources) {
+                    if source.as_deref() == Some(plan.name.as_str()) {
                         let name = p
                             .file_name()
                             .map(|n| n.to_string_lossy().to_string())
@@ -172,7 +177,23 @@ pub async fn plan(
             };
             let mut fp = FilePlan::new(plan, &relative, state);
             if matches!(state, State::New | State::Changed) {
-                check_file(plan, &path, &relative, sniff, key.clone(), seeds.clone(), &mut fp).await?;
+                let limits = crate::ingest::whole_table_limits(
+                    storage,
+                    plan,
+                    plan.redelivery == crate::config::Redelivery::ReplaceTable,
+                )
+                .await?;
+                check_file(
+                    plan,
+                    &path,
+                    &relative,
+                    sniff,
+                    key.clone(),
+                    seeds.clone(),
+                    limits,
+                    &mut fp,
+                )
+                .await?;
                 fp.effect = effect(storage, plan, &relative, fp.rows_accepted).await?;
                 fp.period = period_from_name(plan, file_name(&relative)).map(|(p, _)| p);
             }
@@ -308,6 +329,10 @@ async fn check_file(
     sniff: crate::read::Sniff,
     key: PseudoKey,
     seeds: Arc<crate::seeds::Seeds>,
+    (completeness, min_rows): (
+        Option<crate::config::compile::CompletenessPlan>,
+        Option<(u64, u64)>,
+    ),
     fp: &mut FilePlan,
 ) -> Result<()> {
     let plan = plan.clone();
@@ -347,6 +372,7 @@ async fn check_file(
         result.unmapped = crate::ingest::unmapped_columns(&reader.header, &header);
         let mut checker = Checker::new(&plan, header, &key, &seeds, info);
         let mut reasons: BTreeMap<String, (u64, Vec<u64>)> = BTreeMap::new();
+        let mut whole = crate::ingest::WholeTableCheck::new(completeness.as_ref(), min_rows);
         for row in reader.rows {
             let row = match row {
                 Ok(r) => r,
@@ -357,7 +383,10 @@ async fn check_file(
             };
             result.rows_read += 1;
             match checker.check(&row) {
-                Checked::Ok(_) => result.rows_accepted += 1,
+                Checked::Ok(slots) => {
+                    result.rows_accepted += 1;
+                    whole.see(&slots);
+                }
                 Checked::Rejected(why) => {
                     result.rows_rejected += 1;
                     for r in &why {
@@ -380,21 +409,18 @@ async fn check_file(
             .collect();
         reasons.sort_by(|a, b| b.rows.cmp(&a.rows).then(a.reason.cmp(&b.reason)));
         result.reasons = reasons;
-        let ratio = if result.rows_read == 0 {
-            1.0
-        } else {
-            result.rows_rejected as f64 / result.rows_read as f64
-        };
-        if result.rows_read == 0 {
-            result.refused = Some(format!("{display}: the file has a header but no data rows"));
-        } else if ratio > plan.max_reject_ratio {
-            result.refused = Some(format!(
-                "{display}: {} of {} rows ({:.1}%) would fail their checks, over the limit of {:.1}%",
-                result.rows_rejected,
-                result.rows_read,
-                ratio * 100.0,
-                plan.max_reject_ratio * 100.0
-            ));
+        match crate::ingest::rejected_share(result.rows_read, result.rows_rejected) {
+            None => result.refused = Some(crate::ingest::no_data_rows(&display)),
+            Some(ratio) if ratio > plan.max_reject_ratio => {
+                result.refused = Some(format!(
+                    "{display}: {} of {} rows ({:.1}%) would fail their checks, over the limit of {:.1}%",
+                    result.rows_rejected,
+                    result.rows_read,
+                    ratio * 100.0,
+                    plan.max_reject_ratio * 100.0
+                ))
+            }
+            Some(_) => result.refused = whole.refusal(&display, &plan, result.rows_accepted),
         }
         Ok(result)
     })

@@ -358,9 +358,11 @@ async fn run_inner(
     rec: &mut RunRecord,
 ) -> Result<()> {
     // The catalogue and targets first: a typo fails the run before any ingest.
-    if !opts.no_scorecard {
-        crate::indicators::load_checked(project)?;
-    }
+    let catalogue = if opts.no_scorecard {
+        Vec::new()
+    } else {
+        crate::indicators::load_checked(project)?
+    };
     let ledger = lake::read_ledger(storage).await?;
     let guard = crate::keycheck::guard(project, storage, &key, &rec.run_id, opts.new_key, &ledger).await?;
     crate::reference::publish_seeds(storage, &project.seeds).await?;
@@ -586,7 +588,7 @@ async fn run_inner(
         return Ok(());
     }
     let card = tokio::select! {
-        r = crate::indicators::build_scorecard(project, storage, &rec.run_id, &opts.progress)
+        r = crate::indicators::build_scorecard(project, &catalogue, storage, &rec.run_id, &opts.progress)
             .instrument(info_span!("scorecard")) => r?,
         reason = stop.requested_then(project.ops.shutdown_grace) => {
             warn!("scorecard abandoned: the stop request's grace period ran out; the published scorecard is the previous run's");

@@ -211,7 +211,7 @@ pub fn files(
         .map(|r| r.area_name.clone())
         .or_else(|| places.get(&council.code).map(|p| p.region_name.clone()))
         .unwrap_or_default();
-    let mut by_kind: BTreeMap<&'static str, (PeriodType, Vec<Vec<String>>)> = BTreeMap::new();
+    let mut by_file: BTreeMap<&'static str, Vec<Vec<String>>> = BTreeMap::new();
     for r in rows {
         let Some(kind) = kinds.get(r.indicator_id.as_str()).copied() else {
             continue;
@@ -302,14 +302,10 @@ pub fn files(
             cell(num(r.lower_95), symbol),
             cell(num(r.upper_95), symbol),
         ]);
-        by_kind
-            .entry(file_name(kind))
-            .or_insert_with(|| (kind, Vec::new()))
-            .1
-            .push(line);
+        by_file.entry(file_name(kind)).or_default().push(line);
     }
     let mut out = Vec::new();
-    for (name, (_, mut lines)) in by_kind {
+    for (name, mut lines) in by_file {
         // Time, then the widest places first, then the indicators in order.
         let rank = |level: &str| match level {
             "National" => 0,

@@ -84,7 +84,7 @@ pub fn rows(catalogue: &[Indicator], policy: &Policy) -> Vec<Metadata> {
             numerator_definition: i.numerator_definition.clone(),
             denominator_definition: i.denominator_definition.clone(),
             unit: i.kind.unit(),
-            polarity: polarity(i),
+            polarity: super::engine::polarity_str(i.polarity),
             frequency: frequency(i.period_type),
             data_source: i.source.clone(),
             confidence_interval_method: interval_method(i.kind),
@@ -108,15 +108,6 @@ pub fn rows(catalogue: &[Indicator], policy: &Policy) -> Vec<Metadata> {
             },
         })
         .collect()
-}
-
-fn polarity(i: &Indicator) -> &'static str {
-    use crate::stats::Polarity;
-    match i.polarity {
-        Polarity::HigherIsBetter => "higher_is_better",
-        Polarity::LowerIsBetter => "lower_is_better",
-        Polarity::NotApplicable => "not_applicable",
-    }
 }
 
 const COLUMNS: [&str; 17] = [

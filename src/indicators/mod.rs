@@ -154,14 +154,15 @@ pub fn load_checked(project: &Project) -> Result<Vec<catalogue::Indicator>> {
 }
 
 /// Compute and publish the scorecard; returns its rows and notes.
+/// `catalogue` is the project's, as [`load_checked`] gave it.
 pub async fn build_scorecard(
     project: &Project,
+    catalogue: &[catalogue::Indicator],
     storage: &Storage,
     run_id: &str,
     progress: &crate::progress::Reporter,
 ) -> Result<engine::Scorecard> {
     let d = dir(&project.dir);
-    let catalogue = load_checked(project)?;
     let scratch = scratch(project)?;
     let ctx = lake_session(project, storage, scratch.path()).await?;
     let council = council(project);
@@ -169,7 +170,7 @@ pub async fn build_scorecard(
     let previous = protect::load_previous(storage).await?;
     let mut card = engine::compute(
         &ctx,
-        &catalogue,
+        catalogue,
         &d,
         &council,
         &project.disclosure,
@@ -188,14 +189,14 @@ pub async fn build_scorecard(
     let csv_bom = project.publish.csv_bom;
     publish::publish(storage, &card.rows, run_id, csv_bom).await?;
     // Targets read the published rows only: nothing suppressed reaches them.
-    card.targets = targets::evaluate_all(&project.targets, &catalogue, &card.rows, &council.code);
+    card.targets = targets::evaluate_all(&project.targets, catalogue, &card.rows, &council.code);
     targets::publish(storage, &card.targets, run_id, csv_bom).await?;
-    let metadata = metadata::rows(&catalogue, &project.disclosure);
+    let metadata = metadata::rows(catalogue, &project.disclosure);
     metadata::publish(storage, &metadata, csv_bom).await?;
     let places = ees::places(&ctx).await?;
     let open_data = ees::files(
         &card.rows,
-        &catalogue,
+        catalogue,
         &council,
         project.council.old_la_code.as_deref(),
         &places,
@@ -204,7 +205,7 @@ pub async fn build_scorecard(
     let inputs = report::Inputs {
         rows: &card.rows,
         spread: &card.spread,
-        catalogue: &catalogue,
+        catalogue,
         council: &council,
         metadata: &metadata,
         targets: &card.targets,

@@ -281,3 +281,19 @@ pub fn render_in_browser(page: &Path, shots: &Path) -> Option<serde_json::Value>
     eprintln!("screenshots of {}: {}", page.display(), shots.display());
     Some(serde_json::from_slice(&std::fs::read(shots.join("report.json")).unwrap()).unwrap())
 }
+
+/// Two `run`s started at once with `env`; (exit code, stdout, stderr) of each.
+/// Exactly one may work: the other must exit with the lease held.
+pub fn two_concurrent_runs(tp: &TestProject, env: &[(&str, String)]) -> [(i32, String, String); 2] {
+    let a = Spawned::start(tp, &["run"], env);
+    let b = Spawned::start(tp, &["run"], env);
+    let (ra, rb) = (a.finish(), b.finish());
+    let mut codes = [ra.0, rb.0];
+    codes.sort();
+    assert_eq!(
+        codes,
+        [0, startwell::error::exit_code::LEASE_HELD],
+        "a: {ra:?}\nb: {rb:?}"
+    );
+    [ra, rb]
+}

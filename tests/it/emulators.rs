@@ -259,16 +259,7 @@ async fn the_job_runs_whole(kind: Kind) {
     let store = emu.store(BUCKET);
 
     let env = emu.env();
-    let a = Spawned::start(&tp, &["run"], &env);
-    let b = Spawned::start(&tp, &["run"], &env);
-    let (ra, rb) = (a.finish(), b.finish());
-    let mut codes = [ra.0, rb.0];
-    codes.sort();
-    assert_eq!(
-        codes,
-        [0, startwell::error::exit_code::LEASE_HELD],
-        "a: {ra:?}\nb: {rb:?}"
-    );
+    let [ra, rb] = crate::common::two_concurrent_runs(&tp, &env);
     for (_, out, err) in [&ra, &rb] {
         assert!(!has_secret(out) && !has_secret(err), "the secret key leaked");
     }

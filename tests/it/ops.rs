@@ -11,16 +11,7 @@ use crate::common::{Spawned, TestProject, count, free_port, wait_for};
 async fn two_concurrent_runs_one_ingests_the_other_exits_clearly() {
     let tp = TestProject::new();
     tp.generate(150, 2);
-    let a = Spawned::start(&tp, &["run"], &[]);
-    let b = Spawned::start(&tp, &["run"], &[]);
-    let (ra, rb) = (a.finish(), b.finish());
-    let mut codes = [ra.0, rb.0];
-    codes.sort();
-    assert_eq!(
-        codes,
-        [0, startwell::error::exit_code::LEASE_HELD],
-        "a: {ra:?}\nb: {rb:?}"
-    );
+    let [ra, rb] = crate::common::two_concurrent_runs(&tp, &[]);
     let loser = if ra.0 == 0 { &rb } else { &ra };
     assert!(
         loser.2.contains("another run is in progress") && loser.2.contains("this run did nothing"),

@@ -314,6 +314,25 @@ async fn plan_says_what_run_would_do_and_writes_nothing() {
         ledger.len()
     );
 
+    // A public file cut short would replace its whole table: refused, as `run` would.
+    let bench = tp
+        .landing()
+        .join("benchmark_eyfsp/eyfsp_headline_measures_by_characteristics.csv");
+    let full = std::fs::read_to_string(&bench).unwrap();
+    let cut: Vec<&str> = full.lines().take(11).collect();
+    let short = tp
+        .path()
+        .join("cut")
+        .join("eyfsp_headline_measures_by_characteristics.csv");
+    std::fs::create_dir_all(short.parent().unwrap()).unwrap();
+    std::fs::write(&short, cut.join("\n") + "\n").unwrap();
+    let (code, out, err) = tp.run_binary(&["plan", "--source", "benchmark_eyfsp", short.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("fewer than the") && out.contains("an incomplete download?"),
+        "{out}"
+    );
+
     // Delivered for real, the new column is ingested around and said in the run.
     std::fs::copy(&arrived, &delivered).unwrap();
     let record = tp.run(RunOptions::default()).await.unwrap();

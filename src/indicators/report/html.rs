@@ -489,14 +489,26 @@ fn ward_section(inputs: &Inputs<'_>, overview: &[Overview<'_>]) -> Markup {
         .collect();
     wards.sort();
     wards.dedup();
-    let cell = |o: &Overview, code: &str| {
-        inputs.rows.iter().find(|r| {
-            r.indicator_id == o.indicator.id
-                && r.area_type == "ward"
-                && r.area_code == code
-                && r.period_key == o.latest.period_key
-                && r.breakdown == "all"
+    // Ward rows by (indicator, period, ward): one pass, not one per cell.
+    let by_cell: std::collections::HashMap<(&str, &str, &str), &Row> = inputs
+        .rows
+        .iter()
+        .filter(|r| r.area_type == "ward" && r.breakdown == "all")
+        .map(|r| {
+            (
+                (
+                    r.indicator_id.as_str(),
+                    r.period_key.as_str(),
+                    r.area_code.as_str(),
+                ),
+                r,
+            )
         })
+        .collect();
+    let cell = |o: &Overview, code: &str| {
+        by_cell
+            .get(&(o.indicator.id.as_str(), o.latest.period_key.as_str(), code))
+            .copied()
     };
     html! {
         section #wards aria-labelledby="wards-h" {
