@@ -115,6 +115,24 @@ def expand_catalogue(path):
     return out
 
 
+def ordered_views(folder):
+    """The view files, each after the views it reads (as startwell orders them)."""
+    import re
+
+    pending = sorted(folder.glob("*.sql"))
+    names = {v.stem for v in pending}
+    reads = {}
+    for v in pending:
+        sql = re.sub(r"--[^\n]*", "", v.read_text())
+        reads[v.stem] = {w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql) if w in names and w != v.stem}
+    done = []
+    while pending:
+        v = next(v for v in pending if reads[v.stem] <= {d.stem for d in done})
+        pending.remove(v)
+        done.append(v)
+    return done
+
+
 def duckdb_reference(lake, ind_dir, council, out_path):
     """Compute the core indicators with DuckDB; write their counts as JSON."""
     import duckdb
@@ -142,7 +160,7 @@ def duckdb_reference(lake, ind_dir, council, out_path):
             .rstrip(";")
         )
 
-    for v in sorted((ind_dir / "views").glob("*.sql")):
+    for v in ordered_views(ind_dir / "views"):
         con.execute(f"CREATE TABLE {v.stem} AS {render(v.read_text())}")
 
     catalogue = [

@@ -13,7 +13,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 
-use crate::config::compile::{DerivePlan, RulePlan, SlotKind, SourcePlan, normalise_header};
+use crate::config::compile::{ColumnPlan, DerivePlan, RulePlan, SlotKind, SourcePlan, normalise_header};
 use crate::config::{ColumnType, IdCheck};
 use crate::error::{Error, Result};
 use crate::pseudo::{PseudoKey, normalise_text};
@@ -380,158 +380,132 @@ impl<'a> Checker<'a> {
     }
 
     pub fn check(&mut self, row: &RawRow) -> Checked {
-        let plan = self.plan;
         if let Some(reason) = self.damaged(row) {
             return Checked::Rejected(vec![reason]);
         }
         let mut reasons = Vec::new();
-        let mut slots = vec![Value::Null; plan.slots.len()];
-        for (i, c) in plan.columns.iter().enumerate() {
-            let raw = self.raw(row, i);
-            let shown = |v: &str| {
-                if c.identifier {
-                    String::new()
-                } else {
-                    format!("`{v}`")
-                }
-            };
-            if raw.is_empty() {
-                if c.required {
-                    reasons.push(Reason {
-                        column: c.name.clone(),
-                        kind: "required value missing",
-                        detail: String::new(),
-                    });
-                }
-                continue;
+        let mut slots = vec![Value::Null; self.plan.slots.len()];
+        for (i, c) in self.plan.columns.iter().enumerate() {
+            match self.parse(c, self.raw(row, i)) {
+                Ok(v) => slots[i] = v,
+                Err(Some(reason)) => reasons.push(reason),
+                Err(None) => {}
             }
-            let mapped: &str = c
-                .values
-                .get(&raw.to_lowercase())
-                .map(String::as_str)
-                .unwrap_or(raw);
-            let v = match c.ty {
-                ColumnType::String => Some(Value::Str(mapped.to_string())),
-                ColumnType::Integer => mapped
-                    .parse::<i64>()
-                    .ok()
-                    .or_else(|| {
-                        mapped
-                            .parse::<f64>()
-                            .ok()
-                            .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
-                            .map(|f| f as i64)
-                    })
-                    .map(Value::Int),
-                ColumnType::Decimal => mapped
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite())
-                    .map(Value::Float),
-                ColumnType::Date => parse_date(mapped, &c.date_formats).map(Value::Date),
-                ColumnType::Boolean => parse_bool(mapped).map(Value::Bool),
-            };
-            let Some(v) = v else {
-                reasons.push(Reason {
-                    column: c.name.clone(),
-                    kind: match c.ty {
-                        ColumnType::Date if two_digit_year(mapped) => {
-                            "two-digit year (write the year in full)"
-                        }
-                        ColumnType::Date => "not a date",
-                        ColumnType::Integer => "not a whole number",
-                        ColumnType::Decimal => "not a number",
-                        ColumnType::Boolean => "not yes/no",
-                        ColumnType::String => "unreadable",
-                    },
-                    detail: shown(raw),
-                });
-                continue;
-            };
-            if let Value::Date(d) = &v {
-                let why = if let Some(e) = c.earliest.filter(|e| d < e) {
-                    Some(("implausible date (too early)", format!("before {e}")))
-                } else if c.not_future && *d > self.today {
-                    Some(("date in the future", format!("after {}", self.today)))
-                } else {
-                    None
-                };
-                if let Some((kind, bound)) = why {
-                    let value = shown(raw);
-                    reasons.push(Reason {
-                        column: c.name.clone(),
-                        kind,
-                        detail: if value.is_empty() {
-                            bound
-                        } else {
-                            format!("{value} {bound}")
-                        },
-                    });
-                    continue;
-                }
-            }
-            if let Some(allowed) = &c.allowed
-                && !allowed.contains(mapped)
-            {
-                reasons.push(Reason {
-                    column: c.name.clone(),
-                    kind: "value not allowed",
-                    detail: shown(raw),
-                });
-                continue;
-            }
-            let num = match &v {
-                Value::Int(i) => Some(*i as f64),
-                Value::Float(f) => Some(*f),
-                _ => None,
-            };
-            if let Some(n) = num
-                && (c.min.is_some_and(|m| n < m) || c.max.is_some_and(|m| n > m))
-            {
-                reasons.push(Reason {
-                    column: c.name.clone(),
-                    kind: "out of range",
-                    detail: format!(
-                        "{} not in {}–{}",
-                        shown(raw),
-                        c.min.map(|m| m.to_string()).unwrap_or_default(),
-                        c.max.map(|m| m.to_string()).unwrap_or_default()
-                    ),
-                });
-                continue;
-            }
-            if let Some(p) = &c.pattern
-                && !p.is_match(mapped)
-            {
-                reasons.push(Reason {
-                    column: c.name.clone(),
-                    kind: "does not match pattern",
-                    detail: shown(raw),
-                });
-                continue;
-            }
-            match c.check {
-                Some(IdCheck::NhsNumber) if !nhs_number_valid(mapped) => {
-                    reasons.push(Reason {
-                        column: c.name.clone(),
-                        kind: "invalid NHS number (check digit)",
-                        detail: String::new(),
-                    });
-                    continue;
-                }
-                Some(IdCheck::Upn) if !upn_valid(mapped) => {
-                    reasons.push(Reason {
-                        column: c.name.clone(),
-                        kind: "invalid UPN (check letter)",
-                        detail: String::new(),
-                    });
-                    continue;
-                }
-                _ => {}
-            }
-            slots[i] = v;
         }
+        self.check_period(&slots, &mut reasons);
+        apply_rules(self.plan, &slots, &mut reasons);
+        self.make_keys(&mut slots, &mut reasons);
+        self.derive(&mut slots);
+        self.stamp(&mut slots, row);
+        if let Some(period_slot) = self.plan.slot("period")
+            && slots[period_slot] == Value::Null
+            && reasons.is_empty()
+        {
+            reasons.push(Reason {
+                column: "period".into(),
+                kind: "period missing",
+                detail: String::new(),
+            });
+        }
+        if reasons.is_empty() {
+            self.dedupe(&slots, row, &mut reasons);
+        }
+        if reasons.is_empty() {
+            Checked::Ok(slots)
+        } else {
+            Checked::Rejected(reasons)
+        }
+    }
 
+    /// One declared column's cell: its value (`Null` when empty and optional), or
+    /// why the row is rejected (`Err(None)`: empty and optional, nothing to keep).
+    /// An identifier's value is never quoted in a reason.
+    fn parse(&self, c: &ColumnPlan, raw: &str) -> std::result::Result<Value, Option<Reason>> {
+        let reject = |kind: &'static str, detail: String| {
+            Err(Some(Reason {
+                column: c.name.clone(),
+                kind,
+                detail,
+            }))
+        };
+        let shown = |v: &str| {
+            if c.identifier {
+                String::new()
+            } else {
+                format!("`{v}`")
+            }
+        };
+        if raw.is_empty() {
+            return if c.required {
+                reject("required value missing", String::new())
+            } else {
+                Err(None)
+            };
+        }
+        let mapped: &str = c
+            .values
+            .get(&raw.to_lowercase())
+            .map(String::as_str)
+            .unwrap_or(raw);
+        let Some(v) = convert(c, mapped) else {
+            return reject(unreadable(c.ty, mapped), shown(raw));
+        };
+        if let Value::Date(d) = &v {
+            let why = if let Some(e) = c.earliest.filter(|e| d < e) {
+                Some(("implausible date (too early)", format!("before {e}")))
+            } else if c.not_future && *d > self.today {
+                Some(("date in the future", format!("after {}", self.today)))
+            } else {
+                None
+            };
+            if let Some((kind, bound)) = why {
+                let value = shown(raw);
+                return reject(
+                    kind,
+                    if value.is_empty() {
+                        bound
+                    } else {
+                        format!("{value} {bound}")
+                    },
+                );
+            }
+        }
+        if let Some(allowed) = &c.allowed
+            && !allowed.contains(mapped)
+        {
+            return reject("value not allowed", shown(raw));
+        }
+        let num = match &v {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        };
+        if let Some(n) = num
+            && (c.min.is_some_and(|m| n < m) || c.max.is_some_and(|m| n > m))
+        {
+            let bound = |m: Option<f64>| m.map(|m| m.to_string()).unwrap_or_default();
+            return reject(
+                "out of range",
+                format!("{} not in {}–{}", shown(raw), bound(c.min), bound(c.max)),
+            );
+        }
+        if let Some(p) = &c.pattern
+            && !p.is_match(mapped)
+        {
+            return reject("does not match pattern", shown(raw));
+        }
+        match c.check {
+            Some(IdCheck::NhsNumber) if !nhs_number_valid(mapped) => {
+                reject("invalid NHS number (check digit)", String::new())
+            }
+            Some(IdCheck::Upn) if !upn_valid(mapped) => reject("invalid UPN (check letter)", String::new()),
+            _ => Ok(v),
+        }
+    }
+
+    /// A period read from a column must look like the source's kind of period.
+    fn check_period(&self, slots: &[Value], reasons: &mut Vec<Reason>) {
+        let plan = self.plan;
         if let (crate::config::compile::PeriodPlan::Column { slot }, Some(kind)) =
             (&plan.period, plan.period_kind)
             && let Value::Str(p) = &slots[*slot]
@@ -548,51 +522,11 @@ impl<'a> Checker<'a> {
                 },
             });
         }
+    }
 
-        // A rule does not apply to rows matching its `unless` condition.
-        let exempt = |unless: &Option<(usize, std::collections::HashSet<String>)>| {
-            unless
-                .as_ref()
-                .is_some_and(|(c, vals)| matches!(&slots[*c], Value::Str(s) if vals.contains(s)))
-        };
-        for r in &plan.rules {
-            match r {
-                RulePlan::NotBefore {
-                    column,
-                    other,
-                    unless,
-                } => {
-                    if let (Value::Date(a), Value::Date(b)) = (&slots[*column], &slots[*other])
-                        && a < b
-                        && !exempt(unless)
-                    {
-                        reasons.push(Reason {
-                            column: plan.columns[*column].name.clone(),
-                            kind: "date before",
-                            detail: plan.columns[*other].name.clone(),
-                        });
-                    }
-                }
-                RulePlan::WithinDays {
-                    column,
-                    of,
-                    max_days,
-                    unless,
-                } => {
-                    if let (Value::Date(a), Value::Date(b)) = (&slots[*column], &slots[*of])
-                        && (*a - *b).num_days() > *max_days
-                        && !exempt(unless)
-                    {
-                        reasons.push(Reason {
-                            column: plan.columns[*column].name.clone(),
-                            kind: "implausibly long after",
-                            detail: format!("more than {max_days} days after {}", plan.columns[*of].name),
-                        });
-                    }
-                }
-            }
-        }
-
+    /// Each key from its fields (an HMAC of their normalised text), or why not.
+    fn make_keys(&self, slots: &mut [Value], reasons: &mut Vec<Reason>) {
+        let plan = self.plan;
         let nc = plan.columns.len();
         for (k, kp) in plan.keys.iter().enumerate() {
             let texts: Option<Vec<String>> = kp.fields.iter().map(|f| slots[*f].key_text()).collect();
@@ -609,8 +543,11 @@ impl<'a> Checker<'a> {
                 _ => {}
             }
         }
+    }
 
-        for d in &plan.derive {
+    /// The derived fields (age in days, month of birth, geography, ethnic group).
+    fn derive(&self, slots: &mut [Value]) {
+        for d in &self.plan.derive {
             match d {
                 DerivePlan::AgeDays { from, at, out } => {
                     if let (Value::Date(f), Value::Date(a)) = (&slots[*from], &slots[*at]) {
@@ -646,7 +583,11 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+    }
 
+    /// The bookkeeping values: period, file, line, run and delivery.
+    fn stamp(&self, slots: &mut [Value], row: &RawRow) {
+        let plan = self.plan;
         for (ix, (_, kind, _)) in plan.slots.iter().enumerate() {
             match kind {
                 SlotKind::Period => {
@@ -665,39 +606,28 @@ impl<'a> Checker<'a> {
                 _ => {}
             }
         }
-        if let Some(period_slot) = plan.slot("period")
-            && slots[period_slot] == Value::Null
-            && reasons.is_empty()
-        {
+    }
+
+    /// A row whose `unique` columns repeat an earlier row's is a duplicate.
+    fn dedupe(&mut self, slots: &[Value], row: &RawRow, reasons: &mut Vec<Reason>) {
+        let plan = self.plan;
+        if plan.unique.is_empty() {
+            return;
+        }
+        let digest = unique_digest(plan.unique.iter().map(|u| &slots[*u]));
+        if let Some(first) = self.seen.get(&digest) {
             reasons.push(Reason {
-                column: "period".into(),
-                kind: "period missing",
-                detail: String::new(),
+                column: plan
+                    .unique
+                    .iter()
+                    .map(|u| plan.slots[*u].0.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+                kind: "duplicate row",
+                detail: format!("same as line {first}"),
             });
-        }
-
-        if reasons.is_empty() && !plan.unique.is_empty() {
-            let digest = unique_digest(plan.unique.iter().map(|u| &slots[*u]));
-            if let Some(first) = self.seen.get(&digest) {
-                reasons.push(Reason {
-                    column: plan
-                        .unique
-                        .iter()
-                        .map(|u| plan.slots[*u].0.as_str())
-                        .collect::<Vec<_>>()
-                        .join("+"),
-                    kind: "duplicate row",
-                    detail: format!("same as line {first}"),
-                });
-            } else {
-                self.seen.insert(digest, row.line);
-            }
-        }
-
-        if reasons.is_empty() {
-            Checked::Ok(slots)
         } else {
-            Checked::Rejected(reasons)
+            self.seen.insert(digest, row.line);
         }
     }
 }
@@ -856,6 +786,90 @@ pub fn quarantine_schema(plan: &SourcePlan) -> SchemaRef {
         fields.push(Field::new(&c.name, DataType::Utf8, true));
     }
     Arc::new(Schema::new(fields))
+}
+
+/// A cell's text as a value of the column's type, `None` when it is not one.
+fn convert(c: &ColumnPlan, mapped: &str) -> Option<Value> {
+    match c.ty {
+        ColumnType::String => Some(Value::Str(mapped.to_string())),
+        ColumnType::Integer => mapped
+            .parse::<i64>()
+            .ok()
+            .or_else(|| {
+                mapped
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                    .map(|f| f as i64)
+            })
+            .map(Value::Int),
+        ColumnType::Decimal => mapped
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Value::Float),
+        ColumnType::Date => parse_date(mapped, &c.date_formats).map(Value::Date),
+        ColumnType::Boolean => parse_bool(mapped).map(Value::Bool),
+    }
+}
+
+/// Why a cell is not a value of type `ty`.
+fn unreadable(ty: ColumnType, mapped: &str) -> &'static str {
+    match ty {
+        ColumnType::Date if two_digit_year(mapped) => "two-digit year (write the year in full)",
+        ColumnType::Date => "not a date",
+        ColumnType::Integer => "not a whole number",
+        ColumnType::Decimal => "not a number",
+        ColumnType::Boolean => "not yes/no",
+        ColumnType::String => "unreadable",
+    }
+}
+
+/// The source's rules between dates (`not_before`, `within_days`).
+fn apply_rules(plan: &SourcePlan, slots: &[Value], reasons: &mut Vec<Reason>) {
+    // A rule does not apply to rows matching its `unless` condition.
+    let exempt = |unless: &Option<(usize, std::collections::HashSet<String>)>| {
+        unless
+            .as_ref()
+            .is_some_and(|(c, vals)| matches!(&slots[*c], Value::Str(s) if vals.contains(s)))
+    };
+    for r in &plan.rules {
+        match r {
+            RulePlan::NotBefore {
+                column,
+                other,
+                unless,
+            } => {
+                if let (Value::Date(a), Value::Date(b)) = (&slots[*column], &slots[*other])
+                    && a < b
+                    && !exempt(unless)
+                {
+                    reasons.push(Reason {
+                        column: plan.columns[*column].name.clone(),
+                        kind: "date before",
+                        detail: plan.columns[*other].name.clone(),
+                    });
+                }
+            }
+            RulePlan::WithinDays {
+                column,
+                of,
+                max_days,
+                unless,
+            } => {
+                if let (Value::Date(a), Value::Date(b)) = (&slots[*column], &slots[*of])
+                    && (*a - *b).num_days() > *max_days
+                    && !exempt(unless)
+                {
+                    reasons.push(Reason {
+                        column: plan.columns[*column].name.clone(),
+                        kind: "implausibly long after",
+                        detail: format!("more than {max_days} days after {}", plan.columns[*of].name),
+                    });
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::load_project;
 use crate::error::{Error, Result, exit_code};
-use crate::ops::shutdown::{Shutdown, listen_for_signals};
 use crate::pseudo::PseudoKey;
 use crate::run::{RunOptions, run_with_retries, summary};
+use crate::runtime::shutdown::{Shutdown, listen_for_signals};
 use crate::storage::Storage;
 
 #[derive(Debug, Parser)]
@@ -275,50 +275,13 @@ pub fn main() -> i32 {
 async fn dispatch(cli: Cli) -> Result<()> {
     let project_dir = cli.project.clone();
     match cli.command {
-        Command::Validate => {
-            let p = load_project(&project_dir)?;
-            let issues = crate::indicators::validate(&p).await;
-            if !issues.is_empty() {
-                return Err(Error::Config(issues));
-            }
-            println!(
-                "{}: configuration is valid ({} sources, {} postcodes in seeds)",
-                project_dir.join("startwell.toml").display(),
-                p.plan.sources.len(),
-                p.seeds.postcodes.len()
-            );
-            Ok(())
-        }
+        Command::Validate => validate_command(project_dir).await,
         Command::Purge(args) => purge_command(project_dir, args).await,
         Command::Infer(args) => infer_command(project_dir, args).await,
         Command::Docs(args) => docs_command(project_dir, args).await,
         Command::Plan(args) => plan_command(project_dir, args).await,
         Command::Sql(args) => sql_command(project_dir, args).await,
-        Command::Test => {
-            let p = load_project(&project_dir)?;
-            let report = crate::indicators::fixtures::run_all(&p).await?;
-            for f in &report.failures {
-                println!("FAIL {}: {}", f.file.display(), f.message);
-            }
-            for id in &report.untested {
-                println!("UNTESTED {id}: no fixture checks this indicator");
-            }
-            println!("{} fixture files, {} checks", report.files, report.checks);
-            println!(
-                "fixtures: {} passed, {} failed",
-                report.checks.saturating_sub(report.failures.len()),
-                report.failures.len()
-            );
-            if report.failures.is_empty() && report.untested.is_empty() {
-                Ok(())
-            } else {
-                Err(Error::DataRefused(format!(
-                    "{} indicator fixture check(s) failed, {} indicator(s) untested",
-                    report.failures.len(),
-                    report.untested.len()
-                )))
-            }
-        }
+        Command::Test => test_command(project_dir).await,
         Command::Generate {
             out,
             new_source_sample,
@@ -326,27 +289,16 @@ async fn dispatch(cli: Cli) -> Result<()> {
             years,
             seed,
         } => {
-            if let Some(file) = new_source_sample {
-                std::fs::write(&file, crate::generate::new_source_sample(60))
-                    .map_err(|e| Error::config(&file, format!("cannot write: {e}")))?;
-                println!("wrote {}", file.display());
-                return Ok(());
-            }
-            let Some(out) = out else {
-                return Err(Error::config(Path::new("--out"), "give --out DIR"));
-            };
-            let opts = crate::generate::Options {
-                children,
-                years,
-                seed,
-            };
-            let n = tokio::task::spawn_blocking(move || {
-                crate::generate::generate_with(&out, &opts, &*TerminalProgress::reporter())
-            })
+            generate_command(
+                out,
+                new_source_sample,
+                crate::generate::Options {
+                    children,
+                    years,
+                    seed,
+                },
+            )
             .await
-            .map_err(Error::internal)??;
-            println!("wrote {} files", n.files);
-            Ok(())
         }
         Command::Run {
             source,
@@ -355,27 +307,17 @@ async fn dispatch(cli: Cli) -> Result<()> {
             force_scorecard,
             new_key,
         } => {
-            let project = load_project(&project_dir)?;
-            let key = PseudoKey::from_env()?;
-            let storage = Storage::open(&project.dir, &project.storage_root)?;
-            let shutdown = Shutdown::new();
-            listen_for_signals(shutdown.clone());
             let opts = RunOptions {
                 source,
                 full_refresh,
                 no_scorecard,
                 force_scorecard,
                 new_key,
-                shutdown,
+                shutdown: Shutdown::new(),
                 trigger: Some("cli".into()),
                 progress: TerminalProgress::reporter(),
             };
-            let result = run_with_retries(&project, &storage, key, &opts).await;
-            match &result {
-                Ok((rec, _)) => crate::ops::alert_after_run(&project, &storage, Some(rec), None).await,
-                Err(e) => crate::ops::alert_after_run(&project, &storage, None, Some(e)).await,
-            }
-            print_result(&storage, result?)
+            run_command(project_dir, opts).await
         }
         Command::Serve { listen } => {
             let project = std::sync::Arc::new(load_project(&project_dir)?);
@@ -385,25 +327,104 @@ async fn dispatch(cli: Cli) -> Result<()> {
             listen_for_signals(shutdown.clone());
             crate::ops::serve::serve(project, storage, key, shutdown, listen).await
         }
-        Command::Runs { limit, json } => {
-            let project = load_project(&project_dir)?;
-            let storage = Storage::open(&project.dir, &project.storage_root)?;
-            let runs = crate::ops::status::recent_runs(&storage, limit).await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&runs).map_err(Error::internal)?
-                );
-            } else if runs.is_empty() {
-                println!("no runs recorded under {}", storage.display("state/runs/"));
-            } else {
-                print!("{}", crate::ops::status::render_runs(&runs));
-            }
-            Ok(())
-        }
+        Command::Runs { limit, json } => runs_command(project_dir, limit, json).await,
         Command::Status(args) => status_command(project_dir, args).await,
         Command::Demo(args) => demo_command(project_dir, args).await,
     }
+}
+
+async fn validate_command(project_dir: PathBuf) -> Result<()> {
+    let p = load_project(&project_dir)?;
+    let issues = crate::indicators::validate(&p).await;
+    if !issues.is_empty() {
+        return Err(Error::Config(issues));
+    }
+    println!(
+        "{}: configuration is valid ({} sources, {} postcodes in seeds)",
+        project_dir.join("startwell.toml").display(),
+        p.plan.sources.len(),
+        p.seeds.postcodes.len()
+    );
+    Ok(())
+}
+
+async fn test_command(project_dir: PathBuf) -> Result<()> {
+    let p = load_project(&project_dir)?;
+    let report = crate::indicators::fixtures::run_all(&p).await?;
+    for f in &report.failures {
+        println!("FAIL {}: {}", f.file.display(), f.message);
+    }
+    for id in &report.untested {
+        println!("UNTESTED {id}: no fixture checks this indicator");
+    }
+    println!("{} fixture files, {} checks", report.files, report.checks);
+    println!(
+        "fixtures: {} passed, {} failed",
+        report.checks.saturating_sub(report.failures.len()),
+        report.failures.len()
+    );
+    if report.failures.is_empty() && report.untested.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::DataRefused(format!(
+            "{} indicator fixture check(s) failed, {} indicator(s) untested",
+            report.failures.len(),
+            report.untested.len()
+        )))
+    }
+}
+
+async fn generate_command(
+    out: Option<PathBuf>,
+    new_source_sample: Option<PathBuf>,
+    opts: crate::generate::Options,
+) -> Result<()> {
+    if let Some(file) = new_source_sample {
+        std::fs::write(&file, crate::generate::new_source_sample(60))
+            .map_err(|e| Error::config(&file, format!("cannot write: {e}")))?;
+        println!("wrote {}", file.display());
+        return Ok(());
+    }
+    let Some(out) = out else {
+        return Err(Error::config(Path::new("--out"), "give --out DIR"));
+    };
+    let n = tokio::task::spawn_blocking(move || {
+        crate::generate::generate_with(&out, &opts, &*TerminalProgress::reporter())
+    })
+    .await
+    .map_err(Error::internal)??;
+    println!("wrote {} files", n.files);
+    Ok(())
+}
+
+async fn run_command(project_dir: PathBuf, opts: RunOptions) -> Result<()> {
+    let project = load_project(&project_dir)?;
+    let key = PseudoKey::from_env()?;
+    let storage = Storage::open(&project.dir, &project.storage_root)?;
+    listen_for_signals(opts.shutdown.clone());
+    let result = run_with_retries(&project, &storage, key, &opts).await;
+    match &result {
+        Ok((rec, _)) => crate::ops::alert_after_run(&project, &storage, Some(rec), None).await,
+        Err(e) => crate::ops::alert_after_run(&project, &storage, None, Some(e)).await,
+    }
+    print_result(&storage, result?)
+}
+
+async fn runs_command(project_dir: PathBuf, limit: usize, json: bool) -> Result<()> {
+    let project = load_project(&project_dir)?;
+    let storage = Storage::open(&project.dir, &project.storage_root)?;
+    let runs = crate::ops::status::recent_runs(&storage, limit).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&runs).map_err(Error::internal)?
+        );
+    } else if runs.is_empty() {
+        println!("no runs recorded under {}", storage.display("state/runs/"));
+    } else {
+        print!("{}", crate::ops::status::render_runs(&runs));
+    }
+    Ok(())
 }
 
 fn demo_landing(storage: &Storage) -> Result<PathBuf> {
@@ -618,7 +639,7 @@ async fn status_command(project_dir: PathBuf, args: StatusArgs) -> Result<()> {
                 r["started_at"].as_str().unwrap_or("?")
             );
         }
-        if let Some(l) = crate::ops::lease::current(&storage).await?
+        if let Some(l) = crate::runtime::lease::current(&storage).await?
             && l.is_live(chrono::Utc::now())
         {
             println!(

@@ -110,6 +110,44 @@ struct ReadReport {
     unmapped: Vec<String>,
 }
 
+impl ReadReport {
+    /// A rejected row: its reasons counted, the first one kept for the message.
+    fn count_rejection(&mut self, line: u64, reasons: &[crate::check::Reason]) {
+        self.rejected += 1;
+        for r in reasons {
+            *self.reasons.entry(r.summary()).or_default() += 1;
+        }
+        if self.first.is_none() {
+            let text: Vec<String> = reasons.iter().map(|r| r.to_string()).collect();
+            self.first = Some((line, text.join("; ")));
+        }
+    }
+
+    /// Why the file is refused for its rows: none readable, or more rejected
+    /// than the source's `max_reject_ratio`.
+    fn refusal(&self, plan: &SourcePlan, display: &str) -> Option<String> {
+        let ratio = match rejected_share(self.read, self.rejected) {
+            None => return Some(no_data_rows(display)),
+            Some(ratio) if ratio > plan.max_reject_ratio => ratio,
+            Some(_) => return None,
+        };
+        let first = self
+            .first
+            .as_ref()
+            .map(|(line, why)| format!("; first at line {line}: {why}"))
+            .unwrap_or_default();
+        Some(format!(
+            "{display}: refused, {} of {} rows ({:.1}%) failed their checks, over the limit of {:.1}%; commonest reasons: {}{first}; rejected rows are in {}",
+            self.rejected,
+            self.read,
+            ratio * 100.0,
+            plan.max_reject_ratio * 100.0,
+            top_reasons(&self.reasons, 3),
+            self.quarantine.as_deref().unwrap_or("quarantine")
+        ))
+    }
+}
+
 /// How a `--full-refresh` run treats a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refresh {
@@ -133,88 +171,45 @@ pub async fn ingest_file(
 ) -> Result<FileReport> {
     let started = std::time::Instant::now();
     let display = format!("landing/{}/{}", plan.name, lf.relative);
-    let file_name = lf.relative.rsplit('/').next().unwrap_or(&lf.relative).to_string();
-    let mut report = FileReport {
-        source: plan.name.clone(),
-        file: lf.relative.clone(),
-        size: sniffed.size,
-        sha256: sniffed.sha256.clone(),
-        period: None,
-        rows_read: 0,
-        rows_accepted: 0,
-        rows_rejected: 0,
-        rows_skipped: 0,
-        outcome: Outcome::Ingested,
-        message: String::new(),
-        quarantine: None,
-        seconds: 0.0,
-    };
+    let mut report = FileReport::new(&plan.name, &lf.relative, &sniffed);
     // A text file whose last line has no line break may have been cut short.
     let cut_short = matches!(sniffed.kind, read::Detected::Text { .. }) && !sniffed.ends_with_newline;
     let app_id = lake::file_app_id(&plan.name, &sniffed.sha256);
+    let done = |mut report: FileReport, outcome: Outcome, message: String| {
+        report.outcome = outcome;
+        report.message = message;
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    };
     if refresh == Refresh::No && lake::is_committed(&ctx.storage, &plan.table, &app_id).await? {
-        report.outcome = Outcome::Recovered;
-        report.message = "already committed by an interrupted run; ledger completed".into();
-        report.seconds = started.elapsed().as_secs_f64();
-        return Ok(report);
+        let message = "already committed by an interrupted run; ledger completed".into();
+        return done(report, Outcome::Recovered, message);
     }
-
-    let replace = match plan.redelivery {
-        _ if refresh == Refresh::FirstFile => Replace::Table,
-        Redelivery::Append => Replace::Nothing,
-        Redelivery::ReplaceTable => Replace::Table,
-        Redelivery::ReplacePeriod => match period_from_name(&plan, &file_name) {
-            Some((p, d)) => Replace::Period(p, d),
-            None => {
-                report.outcome = Outcome::Refused;
-                report.message = format!(
-                    "{display}: the file name does not say which period it belongs to (expected to match `{}` from {})",
-                    match &plan.period {
-                        PeriodPlan::FileName { pattern, .. } => pattern.as_str().to_string(),
-                        PeriodPlan::Column { .. } => String::new(),
-                    },
-                    plan.file.display()
-                );
-                report.seconds = started.elapsed().as_secs_f64();
-                return Ok(report);
-            }
-        },
+    let file_name = lf.relative.rsplit('/').next().unwrap_or(&lf.relative);
+    // The period its name gives, also on a file refused for it.
+    report.period = period_from_name(&plan, file_name).map(|(p, _)| p);
+    let (replace, info) = match destination(&plan, &display, file_name, refresh) {
+        Ok((replace, period, delivery)) => {
+            let info = FileInfo {
+                period,
+                delivery,
+                file: lf.relative.clone(),
+                run_id: ctx.run_id.clone(),
+            };
+            (replace, info)
+        }
+        Err(why) => return done(report, Outcome::Refused, why),
     };
-    let (period, delivery) = match period_from_name(&plan, &file_name) {
-        Some((p, d)) => (Some(p), d),
-        None => (None, WHOLE_DELIVERY.to_string()),
-    };
-    report.period = period.clone();
-    if let (Some(kind), Some(p)) = (plan.period_kind, &period)
-        && !kind.is_valid(p)
-    {
-        report.outcome = Outcome::Refused;
-        report.message = format!(
-            "{display}: the file name gives period `{p}`, which is not a valid {} (like `{}`): rename the file \
-             with its real period",
-            kind.as_str().replace('_', " "),
-            kind.example()
-        );
-        report.seconds = started.elapsed().as_secs_f64();
-        return Ok(report);
-    }
-
     let (completeness, min_rows) =
         whole_table_limits(&ctx.storage, &plan, matches!(replace, Replace::Table)).await?;
-
     let (tx, rx) = mpsc::channel::<Result<RecordBatch, DataFusionError>>(2);
     let job = ReadJob {
         plan: plan.clone(),
-        display: display.clone(),
+        display,
         sniffed,
         key: ctx.key.clone(),
         seeds: ctx.seeds.clone(),
-        info: FileInfo {
-            period,
-            delivery,
-            file: lf.relative.clone(),
-            run_id: ctx.run_id.clone(),
-        },
+        info,
         batch_rows: ctx.batch_rows,
         completeness,
         min_rows,
@@ -224,20 +219,14 @@ pub async fn ingest_file(
     };
     // The temporary copy (if any) lives until reading ends.
     let producer = tokio::task::spawn_blocking(move || job.run(local.path(), &tx));
-    let metadata = serde_json::Map::from_iter([
-        (
-            "startwell_file".to_string(),
-            serde_json::Value::from(lf.relative.clone()),
-        ),
-        (
-            "startwell_sha256".to_string(),
-            serde_json::Value::from(report.sha256.clone()),
-        ),
-        (
-            "startwell_run_id".to_string(),
-            serde_json::Value::from(ctx.run_id.clone()),
-        ),
-    ]);
+    let metadata = serde_json::Map::from_iter(
+        [
+            ("startwell_file", lf.relative.clone()),
+            ("startwell_sha256", report.sha256.clone()),
+            ("startwell_run_id", ctx.run_id.clone()),
+        ]
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(v))),
+    );
     let written = lake::write_stream(
         &ctx.storage,
         &plan.table,
@@ -248,14 +237,10 @@ pub async fn ingest_file(
         metadata,
     )
     .await;
-    let rr = producer.await.map_err(Error::internal)?;
-    let rr = match rr {
+    let rr = match producer.await.map_err(Error::internal)? {
         Ok(r) => r,
         Err(Error::BadFile { file, message }) => {
-            report.outcome = Outcome::Refused;
-            report.message = format!("{file}: {message}");
-            report.seconds = started.elapsed().as_secs_f64();
-            return Ok(report);
+            return done(report, Outcome::Refused, format!("{file}: {message}"));
         }
         Err(e) => return Err(e),
     };
@@ -267,36 +252,97 @@ pub async fn ingest_file(
     const CUT_SHORT: &str = "the file does not end with a line break: its last row may have been cut short; \
                              check it against the partner's copy";
     if let Some(why) = rr.refused {
-        report.outcome = Outcome::Refused;
-        report.message = if cut_short {
+        let message = if cut_short {
             format!("{why}; {CUT_SHORT}")
         } else {
             why
         };
-    } else {
-        written?;
-        let mut notes = Vec::new();
-        if rr.rejected > 0 {
-            notes.push(format!(
-                "{} row(s) quarantined; commonest: {}",
-                rr.rejected,
-                top_reasons(&rr.reasons, 3)
-            ));
-        }
-        if cut_short {
-            notes.push(CUT_SHORT.to_string());
-        }
-        if !rr.unmapped.is_empty() {
-            notes.push(format!(
-                "column(s) not in the schema, ignored until configured in {}: {}",
-                plan.file.display(),
-                rr.unmapped.join(", ")
-            ));
-        }
-        report.message = notes.join("; ");
+        return done(report, Outcome::Refused, message);
     }
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
+    written?;
+    let mut notes = Vec::new();
+    if rr.rejected > 0 {
+        let commonest = top_reasons(&rr.reasons, 3);
+        notes.push(format!(
+            "{} row(s) quarantined; commonest: {commonest}",
+            rr.rejected
+        ));
+    }
+    if cut_short {
+        notes.push(CUT_SHORT.to_string());
+    }
+    if !rr.unmapped.is_empty() {
+        let (file, columns) = (plan.file.display(), rr.unmapped.join(", "));
+        notes.push(format!(
+            "column(s) not in the schema, ignored until configured in {file}: {columns}"
+        ));
+    }
+    done(report, Outcome::Ingested, notes.join("; "))
+}
+
+impl FileReport {
+    /// A file about to be read: nothing counted yet.
+    fn new(source: &str, file: &str, sniffed: &read::Sniff) -> FileReport {
+        FileReport {
+            source: source.to_string(),
+            file: file.to_string(),
+            size: sniffed.size,
+            sha256: sniffed.sha256.clone(),
+            period: None,
+            rows_read: 0,
+            rows_accepted: 0,
+            rows_rejected: 0,
+            rows_skipped: 0,
+            outcome: Outcome::Ingested,
+            message: String::new(),
+            quarantine: None,
+            seconds: 0.0,
+        }
+    }
+}
+
+/// Where a file's rows go: what they replace, and the period and delivery its
+/// name gives; or why the file is refused (its name gives no period, or one
+/// that is not a valid period of the source's kind).
+fn destination(
+    plan: &SourcePlan,
+    display: &str,
+    file_name: &str,
+    refresh: Refresh,
+) -> std::result::Result<(Replace, Option<String>, String), String> {
+    let replace = match plan.redelivery {
+        _ if refresh == Refresh::FirstFile => Replace::Table,
+        Redelivery::Append => Replace::Nothing,
+        Redelivery::ReplaceTable => Replace::Table,
+        Redelivery::ReplacePeriod => match period_from_name(plan, file_name) {
+            Some((p, d)) => Replace::Period(p, d),
+            None => {
+                return Err(format!(
+                    "{display}: the file name does not say which period it belongs to (expected to match `{}` from {})",
+                    match &plan.period {
+                        PeriodPlan::FileName { pattern, .. } => pattern.as_str().to_string(),
+                        PeriodPlan::Column { .. } => String::new(),
+                    },
+                    plan.file.display()
+                ));
+            }
+        },
+    };
+    let (period, delivery) = match period_from_name(plan, file_name) {
+        Some((p, d)) => (Some(p), d),
+        None => (None, WHOLE_DELIVERY.to_string()),
+    };
+    if let (Some(kind), Some(p)) = (plan.period_kind, &period)
+        && !kind.is_valid(p)
+    {
+        return Err(format!(
+            "{display}: the file name gives period `{p}`, which is not a valid {} (like `{}`): rename the file \
+             with its real period",
+            kind.as_str().replace('_', " "),
+            kind.example()
+        ));
+    }
+    Ok((replace, period, delivery))
 }
 
 /// Header cells that map to no column of the source (quoted only when they
@@ -517,14 +563,7 @@ impl ReadJob {
                     }
                 }
                 Checked::Rejected(reasons) => {
-                    rep.rejected += 1;
-                    for r in &reasons {
-                        *rep.reasons.entry(r.summary()).or_default() += 1;
-                    }
-                    if rep.first.is_none() {
-                        let text: Vec<String> = reasons.iter().map(|r| r.to_string()).collect();
-                        rep.first = Some((row.line, text.join("; ")));
-                    }
+                    rep.count_rejection(row.line, &reasons);
                     let raw: Vec<String> = (0..plan.columns.len())
                         .map(|i| checker.raw(&row, i).to_string())
                         .collect();
@@ -544,29 +583,9 @@ impl ReadJob {
             q.finish_and_upload(storage, handle, &rel)?;
             rep.quarantine = Some(rel);
         }
-        match rejected_share(rep.read, rep.rejected) {
-            None => rep.refused = Some(no_data_rows(display)),
-            Some(ratio) if ratio > plan.max_reject_ratio => {
-                let first = rep
-                    .first
-                    .as_ref()
-                    .map(|(line, why)| format!("; first at line {line}: {why}"))
-                    .unwrap_or_default();
-                rep.refused = Some(format!(
-                    "{display}: refused, {} of {} rows ({:.1}%) failed their checks, over the limit of {:.1}%; commonest reasons: {}{first}; rejected rows are in {}",
-                    rep.rejected,
-                    rep.read,
-                    ratio * 100.0,
-                    plan.max_reject_ratio * 100.0,
-                    top_reasons(&rep.reasons, 3),
-                    rep.quarantine.as_deref().unwrap_or("quarantine")
-                ));
-            }
-            Some(_) => {}
-        }
-        if rep.refused.is_none() {
-            rep.refused = whole.refusal(display, plan, rep.accepted);
-        }
+        rep.refused = rep
+            .refusal(plan, display)
+            .or_else(|| whole.refusal(display, plan, rep.accepted));
         if let Some(why) = &rep.refused {
             fail(tx, why.clone());
             return Ok(rep);

@@ -12,8 +12,10 @@
 //! - [`ingest`]: one landing file → quarantine + one atomic Delta commit.
 //! - [`lake`]: Delta writes, the ingest ledger, reading tables back.
 //! - [`reference`]: seed files → `ref_*` lake tables.
-//! - [`run`]: the run orchestrator (lease, retries, stop requests), run records and the summary.
-//! - [`ops`]: scheduling, the run lease, shutdown, freshness, alerts, metrics and the HTTP endpoint.
+//! - [`runtime`]: what a run stands on: the clock, stop requests, the run lease, the run record.
+//! - [`run`]: the run orchestrator (lease, retries, stop requests) and the summary.
+//! - [`schedule`]: crontab expressions in a time zone, across clock changes.
+//! - [`ops`]: the long-running service: scheduler loop, freshness, alerts, metrics, the HTTP endpoint.
 //! - [`indicators`]: the indicator catalogue and SQL, the engine, publishing the scorecard.
 //! - [`generate`]: synthetic partner extracts.
 //! - [`disclosure`]: primary and secondary suppression, and the attacker that checks it.
@@ -40,6 +42,8 @@ pub mod purge;
 pub mod read;
 pub mod reference;
 pub mod run;
+pub mod runtime;
+pub mod schedule;
 pub mod seeds;
 pub mod sql;
 pub mod stats;

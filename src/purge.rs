@@ -21,18 +21,8 @@ use crate::config::Project;
 use crate::error::Result;
 use crate::ingest::Outcome;
 use crate::lake::LedgerEntry;
+use crate::runtime::record::Purged;
 use crate::storage::Storage;
-
-/// One deleted file, as the run history records it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Purged {
-    /// `landing/<source>/<file>` or `quarantine/<source>/<file>`.
-    pub file: String,
-    pub size: u64,
-    pub sha256: String,
-    /// Why it was due, e.g. "ingested 2026-01-02, 90-day landing retention".
-    pub reason: String,
-}
 
 /// What is due for deletion now, and what is kept for now.
 #[derive(Debug, Default)]
@@ -151,10 +141,14 @@ pub async fn purge(
 
 /// `startwell purge` (and `serve`, daily): under the run lease, delete what is due
 /// now and record it as a run (trigger `purge`) in `state/runs/`.
-pub async fn run_purge(project: &Project, storage: &Storage, trigger: &str) -> Result<crate::run::RunRecord> {
-    let run_id = crate::run::new_run_id();
+pub async fn run_purge(
+    project: &Project,
+    storage: &Storage,
+    trigger: &str,
+) -> Result<crate::runtime::record::RunRecord> {
+    let run_id = crate::runtime::record::new_run_id();
     let started = std::time::Instant::now();
-    let mut rec = crate::run::RunRecord::new(
+    let mut rec = crate::runtime::record::RunRecord::new(
         &run_id,
         trigger.to_string(),
         false,
@@ -163,8 +157,8 @@ pub async fn run_purge(project: &Project, storage: &Storage, trigger: &str) -> R
             "quarantine_days": project.retention.quarantine_days,
         }}),
     );
-    let held = crate::run::acquire_lease(project, storage, &run_id).await?;
-    let held = crate::ops::lease::HeldLease::start(held, crate::ops::shutdown::Shutdown::new());
+    let held = crate::runtime::lease::acquire_for_run(project, storage, &run_id).await?;
+    let held = crate::runtime::lease::HeldLease::start(held, crate::runtime::shutdown::Shutdown::new());
     let result = async {
         let ledger = crate::lake::read_ledger(storage).await?;
         purge(project, storage, &ledger, Utc::now()).await
@@ -174,17 +168,17 @@ pub async fn run_purge(project: &Project, storage: &Storage, trigger: &str) -> R
     rec.finished_at = Some(Utc::now().to_rfc3339());
     let outcome = match result {
         Ok(done) => {
-            rec.status = crate::run::RunStatus::Succeeded;
+            rec.status = crate::runtime::record::RunStatus::Succeeded;
             rec.purged = done;
             Ok(())
         }
         Err(e) => {
-            rec.status = crate::run::RunStatus::Failed;
+            rec.status = crate::runtime::record::RunStatus::Failed;
             rec.error = Some(e.to_string());
             Err(e)
         }
     };
-    let written = crate::run::write_record(storage, &rec).await;
+    let written = crate::runtime::record::write_record(storage, &rec).await;
     if let Err(e) = held.release().await {
         tracing::warn!(error = %e, "could not release the run lease; it expires by itself");
     }
@@ -202,7 +196,7 @@ pub async fn status_line(project: &Project, storage: &Storage) -> Result<String>
     let ledger = crate::lake::read_ledger(storage).await?;
     let plan = plan(project, storage, &ledger, Utc::now()).await?;
     let days = |d: Option<u32>| d.map_or("kept".to_string(), |d| format!("{d} days"));
-    let last = crate::ops::status::recent_runs(storage, 200)
+    let last = crate::runtime::record::recent_runs(storage, 200)
         .await?
         .into_iter()
         .find(|run| run["options"]["purge"] == true && run["status"] == "succeeded")

@@ -14,11 +14,14 @@ use crate::config::{Project, SourcePlan};
 use crate::error::{Error, Result};
 use crate::ingest::{self, FileReport, IngestContext, Outcome};
 use crate::lake::{self, LedgerEntry};
-use crate::ops::clock::SystemClock;
-use crate::ops::lease::{self, Acquire, HeldLease};
-use crate::ops::shutdown::Shutdown;
 use crate::pseudo::PseudoKey;
+use crate::runtime::lease::{self, HeldLease};
+use crate::runtime::record::write_record;
+use crate::runtime::shutdown::Shutdown;
 use crate::storage::{LandingFile, Storage};
+
+// The run's result is its record.
+pub use crate::runtime::record::{RunRecord, RunStatus, SourceTotals, new_run_id};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -39,157 +42,6 @@ pub struct RunOptions {
     pub new_key: bool,
     /// Where progress is reported (the CLI draws it on a terminal).
     pub progress: crate::progress::Reporter,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SourceTotals {
-    pub source: String,
-    pub files: u64,
-    pub refused: u64,
-    pub rows_read: u64,
-    pub rows_accepted: u64,
-    pub rows_rejected: u64,
-    pub seconds: f64,
-}
-
-/// How a run (or purge) ended; written as `running`, `succeeded`, `failed` or
-/// `interrupted` in the run record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Running,
-    Succeeded,
-    Failed,
-    Interrupted,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-            RunStatus::Interrupted => "interrupted",
-        }
-    }
-}
-
-impl std::fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The record's text form compares equal to the status (`rec.status == "succeeded"`).
-impl PartialEq<&str> for RunStatus {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-/// What `state/runs/<run_id>.json` holds.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RunRecord {
-    pub run_id: String,
-    pub status: RunStatus,
-    pub started_at: String,
-    pub finished_at: Option<String>,
-    pub seconds: f64,
-    pub demo_key: bool,
-    /// What started the run.
-    pub trigger: String,
-    pub options: serde_json::Value,
-    pub sources: Vec<SourceTotals>,
-    pub files: Vec<FileReport>,
-    /// Rows published in the scorecard, and the time computing and publishing took.
-    pub scorecard_rows: usize,
-    pub scorecard_seconds: f64,
-    /// Why some published rows are `x` (e.g. cohorts the extracts did not see whole).
-    pub scorecard_notes: Vec<String>,
-    /// Nothing the scorecard is computed from changed since this run's scorecard
-    /// (lake tables, indicator SQL and catalogue, settings, the program): it was
-    /// not recomputed.
-    pub no_changes_since: Option<String>,
-    #[serde(skip)]
-    pub scorecard: Vec<crate::indicators::Row>,
-    /// The `[[target]]`s evaluated on this run's scorecard (in `outputs/targets.*`).
-    #[serde(skip)]
-    pub targets: Vec<crate::indicators::targets::TargetRow>,
-    /// Files deleted under `[retention]` (`startwell purge`): name, size, SHA-256.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub purged: Vec<crate::purge::Purged>,
-    /// Landing files no source reads (`landing/<source>/<file>`): not matching the
-    /// source's `files` pattern.
-    pub not_recognised: Vec<String>,
-    pub error: Option<String>,
-}
-
-impl RunRecord {
-    /// A run just started.
-    pub fn new(run_id: &str, trigger: String, demo_key: bool, options: serde_json::Value) -> Self {
-        RunRecord {
-            run_id: run_id.to_string(),
-            status: RunStatus::Running,
-            started_at: chrono::Utc::now().to_rfc3339(),
-            finished_at: None,
-            seconds: 0.0,
-            demo_key,
-            trigger,
-            options,
-            sources: Vec::new(),
-            files: Vec::new(),
-            scorecard_rows: 0,
-            scorecard_notes: Vec::new(),
-            no_changes_since: None,
-            scorecard_seconds: 0.0,
-            scorecard: Vec::new(),
-            targets: Vec::new(),
-            purged: Vec::new(),
-            not_recognised: Vec::new(),
-            error: None,
-        }
-    }
-}
-
-/// The run lease for `run_id`, or the error saying which run holds it.
-pub(crate) async fn acquire_lease(
-    project: &Project,
-    storage: &Storage,
-    run_id: &str,
-) -> Result<lease::Lease> {
-    storage.check_put_if_absent(run_id).await?;
-    match lease::try_acquire(
-        storage,
-        std::sync::Arc::new(SystemClock),
-        project.ops.lease,
-        run_id,
-    )
-    .await?
-    {
-        Acquire::Acquired(l) => Ok(l),
-        Acquire::Held(other) => Err(Error::LeaseHeld(format!(
-            "another run is in progress on {}: run {} on host {} (pid {}) holds the run lease until {} (renewed while it runs); this run did nothing",
-            storage.display(""),
-            other.purpose,
-            other.host,
-            other.pid,
-            other
-                .expires_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        ))),
-    }
-}
-
-pub fn new_run_id() -> String {
-    let now = chrono::Utc::now();
-    format!("{}-{:04x}", now.format("%Y%m%dT%H%M%SZ"), rand::random::<u16>())
-}
-
-pub(crate) async fn write_record(storage: &Storage, rec: &RunRecord) -> Result<()> {
-    let json = serde_json::to_vec_pretty(rec).map_err(Error::internal)?;
-    storage
-        .put(&format!("state/runs/{}.json", rec.run_id), json.into())
-        .await
 }
 
 /// The nightly job's ingest stage. Returns the run record; a refused file makes
@@ -244,7 +96,7 @@ pub async fn run_with_record(
         ));
     }
     // Never two runs at once on one storage root.
-    let held = acquire_lease(project, storage, &run_id).await?;
+    let held = lease::acquire_for_run(project, storage, &run_id).await?;
     // The run stops on an outside request or when its lease is lost.
     let stop = Shutdown::new();
     let forward = {
@@ -366,32 +218,7 @@ async fn run_inner(
     let ledger = lake::read_ledger(storage).await?;
     let guard = crate::keycheck::guard(project, storage, &key, &rec.run_id, opts.new_key, &ledger).await?;
     crate::reference::publish_seeds(storage, &project.seeds).await?;
-    // Files already settled: by content (any name) and by listing fingerprint.
-    let done_hashes: HashMap<(String, String), (String, String)> = ledger
-        .iter()
-        .map(|e| {
-            (
-                (e.source.clone(), e.sha256.clone()),
-                (e.outcome.clone(), e.file.clone()),
-            )
-        })
-        .collect();
-    // Name and size → the content hash and when it was recorded. A file changed
-    // since (same name and size, newer modification time) is hashed again.
-    type Recorded = (String, Option<chrono::DateTime<chrono::Utc>>);
-    let fingerprints: HashMap<(String, String, i64), Recorded> = ledger
-        .iter()
-        .map(|e| {
-            let recorded = chrono::DateTime::parse_from_rfc3339(&e.recorded_at)
-                .ok()
-                .map(|t| t.with_timezone(&chrono::Utc));
-            (
-                (e.source.clone(), e.file.clone(), e.size),
-                (e.sha256.clone(), recorded),
-            )
-        })
-        .collect();
-
+    let settled = Settled::from_ledger(&ledger);
     let progress = opts.progress.clone();
     progress.begin("ingest", 0);
     let ctx = IngestContext {
@@ -402,14 +229,18 @@ async fn run_inner(
         batch_rows: project.batch_rows,
         progress: progress.clone(),
     };
+    let stage = IngestStage {
+        project,
+        ctx: &ctx,
+        settled: &settled,
+        opts,
+        stop,
+    };
     for plan in &project.plan.sources {
         if opts.source.as_ref().is_some_and(|s| s != &plan.name) {
             continue;
         }
-        let span = info_span!("source", source = %plan.name);
         let started = std::time::Instant::now();
-        let files = storage.list_landing(&plan.name).instrument(span.clone()).await?;
-        let mut first = true;
         let mut totals = SourceTotals {
             source: plan.name.clone(),
             files: 0,
@@ -419,6 +250,112 @@ async fn run_inner(
             rows_rejected: 0,
             seconds: 0.0,
         };
+        let done = stage.source(plan, &mut totals, rec).await;
+        // The summary shows what each source did, also when a stop or an error
+        // ends the run part-way through it.
+        totals.seconds = started.elapsed().as_secs_f64();
+        rec.sources.push(totals);
+        if let Err(e) = done {
+            progress.end();
+            return Err(e);
+        }
+    }
+    progress.end();
+    if guard == crate::keycheck::Guard::Rotating {
+        if let Some(reason) = stop.reason() {
+            return Err(Error::Interrupted(reason));
+        }
+        crate::keycheck::finish_rotation(storage, &ctx.key, &rec.run_id).await?;
+    }
+    if opts.no_scorecard {
+        return Ok(());
+    }
+    if let Some(reason) = stop.reason() {
+        return Err(Error::Interrupted(reason));
+    }
+    scorecard_stage(project, &catalogue, storage, opts, stop, rec).await
+}
+
+/// What the ledger says is settled: files by content, and by listing (name and
+/// size, with when their hash was recorded).
+struct Settled {
+    /// (source, SHA-256) → (outcome, file).
+    by_hash: HashMap<(String, String), (String, String)>,
+    /// (source, file, size) → its content hash and when that was recorded.
+    by_listing: HashMap<(String, String, i64), Listed>,
+}
+
+impl Settled {
+    fn from_ledger(ledger: &[LedgerEntry]) -> Settled {
+        let by_hash = ledger
+            .iter()
+            .map(|e| {
+                (
+                    (e.source.clone(), e.sha256.clone()),
+                    (e.outcome.clone(), e.file.clone()),
+                )
+            })
+            .collect();
+        let by_listing = ledger
+            .iter()
+            .map(|e| {
+                let recorded = chrono::DateTime::parse_from_rfc3339(&e.recorded_at)
+                    .ok()
+                    .map(|t| t.with_timezone(&chrono::Utc));
+                let listed = Listed {
+                    sha256: e.sha256.clone(),
+                    recorded,
+                };
+                ((e.source.clone(), e.file.clone(), e.size), listed)
+            })
+            .collect();
+        Settled { by_hash, by_listing }
+    }
+
+    /// The outcome recorded for a file whose name and size are in the ledger and
+    /// that has not changed since (a file changed since is hashed again).
+    fn unchanged(&self, plan: &SourcePlan, lf: &LandingFile) -> Option<&str> {
+        let listed = self
+            .by_listing
+            .get(&(plan.name.clone(), lf.relative.clone(), lf.size as i64))?;
+        if listed.recorded.is_none_or(|r| lf.last_modified > r) {
+            return None;
+        }
+        let (outcome, _) = self.by_hash.get(&(plan.name.clone(), listed.sha256.clone()))?;
+        Some(outcome)
+    }
+}
+
+/// A file the ledger lists: its content hash, and when that was recorded.
+struct Listed {
+    sha256: String,
+    recorded: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The ingest stage: each source's new landing files, one at a time.
+struct IngestStage<'a> {
+    project: &'a Project,
+    ctx: &'a IngestContext,
+    settled: &'a Settled,
+    opts: &'a RunOptions,
+    stop: &'a Shutdown,
+}
+
+impl IngestStage<'_> {
+    /// Every new file of one source: ingested, each with its ledger entry.
+    async fn source(
+        &self,
+        plan: &std::sync::Arc<SourcePlan>,
+        totals: &mut SourceTotals,
+        rec: &mut RunRecord,
+    ) -> Result<()> {
+        let span = info_span!("source", source = %plan.name);
+        let files = self
+            .ctx
+            .storage
+            .list_landing(&plan.name)
+            .instrument(span.clone())
+            .await?;
         for lf in files.iter().filter(|f| !plan.glob.is_match(&f.relative)) {
             warn!(
                 source = %plan.name,
@@ -432,18 +369,13 @@ async fn run_inner(
         }
         // Content ingested (or refused) earlier in this run, by hash: its first file.
         let mut this_run: HashMap<String, String> = HashMap::new();
+        let mut first = true;
         for lf in files.iter().filter(|f| plan.glob.is_match(&f.relative)) {
-            if let Some(reason) = stop.reason() {
-                progress.end();
-                totals.seconds = started.elapsed().as_secs_f64();
-                rec.sources.push(totals);
+            if let Some(reason) = self.stop.reason() {
                 return Err(Error::Interrupted(reason));
             }
-            if !opts.full_refresh
-                && let Some((sha, recorded)) =
-                    fingerprints.get(&(plan.name.clone(), lf.relative.clone(), lf.size as i64))
-                && recorded.is_some_and(|r| lf.last_modified <= r)
-                && let Some((outcome, _)) = done_hashes.get(&(plan.name.clone(), sha.clone()))
+            if !self.opts.full_refresh
+                && let Some(outcome) = self.settled.unchanged(plan, lf)
             {
                 if outcome == Outcome::Refused.as_str() {
                     warn!(source = %plan.name, file = %lf.relative, "file refused earlier is still in the landing zone: not processed again; ask the partner for a corrected file");
@@ -451,99 +383,29 @@ async fn run_inner(
                 continue;
             }
             let fspan = info_span!(parent: &span, "file", file = %lf.relative);
-            progress.restart();
-            progress.message(&format!("{}/{}", plan.name, lf.relative));
-            let report = async {
-                if let Some(path) = &lf.bad_name {
-                    return refuse_bad_name(plan, lf, path).await.map(Some);
-                }
-                // Same bytes under any name: a no-op.
-                let local = storage.local_copy(&lf.location).await?;
-                let p = local.path().to_path_buf();
-                let sniff = tokio::task::spawn_blocking(move || crate::read::sniff(&p))
-                    .await
-                    .map_err(Error::internal)?
-                    .map_err(|e| Error::storage(lf.relative.clone(), e))?;
-                if let Some(first) = this_run.get(&sniff.sha256) {
-                    warn!(same_as = %first, "same content as {first}, read earlier in this run: skipped");
-                    return Ok(None);
-                }
-                this_run.insert(sniff.sha256.clone(), lf.relative.clone());
-                if !opts.full_refresh
-                    && let Some((outcome, earlier)) = done_hashes.get(&(plan.name.clone(), sniff.sha256.clone()))
-                {
-                    let period = |f: &str| ingest::period_from_name(plan, f.rsplit('/').next().unwrap_or(f));
-                    if outcome == Outcome::Refused.as_str() {
-                        warn!(earlier = %earlier, "same bytes as a file refused earlier: not processed again; ask the partner for a corrected file");
-                    } else if let (Some(now), Some(then)) = (period(&lf.relative), period(earlier))
-                        && now != then
-                    {
-                        warn!(
-                            earlier = %earlier,
-                            "same bytes as {earlier}, delivered for period {} but named for period {}: usually a copy \
-                             mistake by the partner; not ingested (ask for the right file)",
-                            then.0,
-                            now.0
-                        );
-                    } else {
-                        info!(earlier = %earlier, "same bytes as a file already ingested: nothing to do");
-                    }
-                    return Ok(None);
-                }
-                let refresh = match (opts.full_refresh, first) {
-                    (false, _) => ingest::Refresh::No,
-                    (true, true) => ingest::Refresh::FirstFile,
-                    (true, false) => ingest::Refresh::LaterFile,
-                };
-                // Finish within the grace period after a stop request, or abandon
-                // the file before its commit (dropping the ingest commits nothing).
-                tokio::select! {
-                    r = ingest::ingest_file(&ctx, plan.clone(), lf, local, sniff, refresh) => r.map(Some),
-                    reason = stop.requested_then(project.ops.shutdown_grace) => {
-                        warn!("file abandoned uncommitted: the stop request's grace period ran out");
-                        Err(Error::Interrupted(reason))
-                    }
-                }
-            }
-            .instrument(fspan.clone())
-            .await;
-            let report = match report {
-                Ok(r) => r,
-                Err(e) => {
-                    // The summary still shows what this source did before the stop.
-                    progress.end();
-                    totals.seconds = started.elapsed().as_secs_f64();
-                    rec.sources.push(totals);
-                    return Err(e);
-                }
+            self.ctx.progress.restart();
+            self.ctx
+                .progress
+                .message(&format!("{}/{}", plan.name, lf.relative));
+            let refresh = match (self.opts.full_refresh, first) {
+                (false, _) => ingest::Refresh::No,
+                (true, true) => ingest::Refresh::FirstFile,
+                (true, false) => ingest::Refresh::LaterFile,
             };
+            let report = self
+                .file(plan, lf, refresh, &mut this_run)
+                .instrument(fspan.clone())
+                .await?;
             let Some(report) = report else { continue };
             first = false;
-            let _g = fspan.enter();
-            match report.outcome {
-                Outcome::Refused => error!(message = %report.message, "file refused"),
-                Outcome::Recovered => warn!("{}", report.message),
-                Outcome::Ingested => {
-                    info!(
-                        rows_read = report.rows_read,
-                        rows_accepted = report.rows_accepted,
-                        rows_rejected = report.rows_rejected,
-                        seconds = format!("{:.2}", report.seconds),
-                        "file ingested"
-                    );
-                    if !report.message.is_empty() {
-                        warn!(message = %report.message, "file ingested with notes");
-                    }
-                }
-            }
-            drop(_g);
+            fspan.in_scope(|| log_outcome(&report));
             totals.files += 1;
             totals.refused += (report.outcome == Outcome::Refused) as u64;
             totals.rows_read += report.rows_read;
             totals.rows_accepted += report.rows_accepted;
             totals.rows_rejected += report.rows_rejected;
             lake::append_ledger(
-                storage,
+                &self.ctx.storage,
                 &[LedgerEntry {
                     run_id: rec.run_id.clone(),
                     source: plan.name.clone(),
@@ -561,23 +423,103 @@ async fn run_inner(
             .await?;
             rec.files.push(report);
         }
-        totals.seconds = started.elapsed().as_secs_f64();
-        rec.sources.push(totals);
-    }
-    progress.end();
-    if guard == crate::keycheck::Guard::Rotating {
-        if let Some(reason) = stop.reason() {
-            return Err(Error::Interrupted(reason));
-        }
-        crate::keycheck::finish_rotation(storage, &ctx.key, &rec.run_id).await?;
-    }
-    if opts.no_scorecard {
-        return Ok(());
-    }
-    if let Some(reason) = stop.reason() {
-        return Err(Error::Interrupted(reason));
+        Ok(())
     }
 
+    /// One landing file: its report, or `None` when its bytes were seen before
+    /// (earlier in this run, or settled in the ledger).
+    async fn file(
+        &self,
+        plan: &std::sync::Arc<SourcePlan>,
+        lf: &LandingFile,
+        refresh: ingest::Refresh,
+        this_run: &mut HashMap<String, String>,
+    ) -> Result<Option<FileReport>> {
+        if let Some(path) = &lf.bad_name {
+            return refuse_bad_name(plan, lf, path).await.map(Some);
+        }
+        // Same bytes under any name: a no-op.
+        let local = self.ctx.storage.local_copy(&lf.location).await?;
+        let p = local.path().to_path_buf();
+        let sniff = tokio::task::spawn_blocking(move || crate::read::sniff(&p))
+            .await
+            .map_err(Error::internal)?
+            .map_err(|e| Error::storage(lf.relative.clone(), e))?;
+        if let Some(first) = this_run.get(&sniff.sha256) {
+            warn!(same_as = %first, "same content as {first}, read earlier in this run: skipped");
+            return Ok(None);
+        }
+        this_run.insert(sniff.sha256.clone(), lf.relative.clone());
+        if !self.opts.full_refresh
+            && let Some((outcome, earlier)) = self
+                .settled
+                .by_hash
+                .get(&(plan.name.clone(), sniff.sha256.clone()))
+        {
+            seen_before(plan, lf, outcome, earlier);
+            return Ok(None);
+        }
+        // Finish within the grace period after a stop request, or abandon
+        // the file before its commit (dropping the ingest commits nothing).
+        tokio::select! {
+            r = ingest::ingest_file(self.ctx, plan.clone(), lf, local, sniff, refresh) => r.map(Some),
+            reason = self.stop.requested_then(self.project.ops.shutdown_grace) => {
+                warn!("file abandoned uncommitted: the stop request's grace period ran out");
+                Err(Error::Interrupted(reason))
+            }
+        }
+    }
+}
+
+/// Say why a file whose bytes the ledger has seen is not ingested again.
+fn seen_before(plan: &SourcePlan, lf: &LandingFile, outcome: &str, earlier: &str) {
+    let period = |f: &str| ingest::period_from_name(plan, f.rsplit('/').next().unwrap_or(f));
+    if outcome == Outcome::Refused.as_str() {
+        warn!(earlier = %earlier, "same bytes as a file refused earlier: not processed again; ask the partner for a corrected file");
+    } else if let (Some(now), Some(then)) = (period(&lf.relative), period(earlier))
+        && now != then
+    {
+        warn!(
+            earlier = %earlier,
+            "same bytes as {earlier}, delivered for period {} but named for period {}: usually a copy \
+             mistake by the partner; not ingested (ask for the right file)",
+            then.0,
+            now.0
+        );
+    } else {
+        info!(earlier = %earlier, "same bytes as a file already ingested: nothing to do");
+    }
+}
+
+/// A file's outcome in the log.
+fn log_outcome(report: &FileReport) {
+    match report.outcome {
+        Outcome::Refused => error!(message = %report.message, "file refused"),
+        Outcome::Recovered => warn!("{}", report.message),
+        Outcome::Ingested => {
+            info!(
+                rows_read = report.rows_read,
+                rows_accepted = report.rows_accepted,
+                rows_rejected = report.rows_rejected,
+                seconds = format!("{:.2}", report.seconds),
+                "file ingested"
+            );
+            if !report.message.is_empty() {
+                warn!(message = %report.message, "file ingested with notes");
+            }
+        }
+    }
+}
+
+/// The scorecard, unless nothing it is computed from changed since the last one.
+async fn scorecard_stage(
+    project: &Project,
+    catalogue: &[crate::indicators::catalogue::Indicator],
+    storage: &Storage,
+    opts: &RunOptions,
+    stop: &Shutdown,
+    rec: &mut RunRecord,
+) -> Result<()> {
     let started = std::time::Instant::now();
     let fingerprint = crate::indicators::fingerprint(project, storage).await?;
     if !opts.force_scorecard
@@ -588,7 +530,7 @@ async fn run_inner(
         return Ok(());
     }
     let card = tokio::select! {
-        r = crate::indicators::build_scorecard(project, &catalogue, storage, &rec.run_id, &opts.progress)
+        r = crate::indicators::build_scorecard(project, catalogue, storage, &rec.run_id, &opts.progress)
             .instrument(info_span!("scorecard")) => r?,
         reason = stop.requested_then(project.ops.shutdown_grace) => {
             warn!("scorecard abandoned: the stop request's grace period ran out; the published scorecard is the previous run's");

@@ -116,18 +116,21 @@ pub enum DerivePlan {
     EthnicGroup { from: usize, scheme: String, out: usize },
 }
 
+/// A rule's exemption: rows whose column (by index) holds one of the values.
+pub type Unless = Option<(usize, HashSet<String>)>;
+
 #[derive(Debug)]
 pub enum RulePlan {
     NotBefore {
         column: usize,
         other: usize,
-        unless: Option<(usize, HashSet<String>)>,
+        unless: Unless,
     },
     WithinDays {
         column: usize,
         of: usize,
         max_days: i64,
-        unless: Option<(usize, HashSet<String>)>,
+        unless: Unless,
     },
 }
 
@@ -367,473 +370,23 @@ fn compile_source(
 ) -> Option<SourcePlan> {
     let start = issues.0.len();
     let table = rp.table.clone().unwrap_or_else(|| rp.name.clone());
-    if rp.name.is_empty()
-        || !rp
-            .name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        issues.push(
-            path,
-            format!("name `{}` must be lowercase letters, digits and _", rp.name),
-        );
-    }
-    // `*.csv` matches `EYFSP_2025-26.CSV` too: partners' tools vary the case.
-    let glob = match globset::GlobBuilder::new(&rp.files)
-        .case_insensitive(true)
-        .build()
-    {
-        Ok(g) => Some(g.compile_matcher()),
-        Err(e) => {
-            issues.push(path, format!("files: bad glob `{}`: {e}", rp.files));
-            None
-        }
+    let mut c = SourceCompiler {
+        path,
+        rp: &rp,
+        issues,
+        slots: Vec::new(),
     };
-    match &rp.format {
-        Format::Csv {
-            delimiter,
-            quote,
-            header_row,
-            ..
-        } => {
-            if !delimiter.is_ascii() || !quote.is_ascii() {
-                issues.push(path, "format: delimiter and quote must be ASCII characters");
-            }
-            if *header_row == 0 {
-                issues.push(path, "format: header_row is 1-based and must be at least 1");
-            }
-        }
-        Format::Xlsx { header_row, .. } => {
-            if *header_row == 0 {
-                issues.push(path, "format: header_row is 1-based and must be at least 1");
-            }
-        }
-    }
-    let ratio = rp.max_reject_ratio.unwrap_or(default_ratio);
-    let freshness = rp.freshness.as_ref().map(|f| f.compile(path, &mut issues.0));
-    if !(0.0..=1.0).contains(&ratio) {
-        issues.push(path, "max_reject_ratio must be between 0 and 1");
-    }
-
-    // Columns.
-    let mut columns = Vec::new();
-    let mut slots: Vec<(String, SlotKind, ColumnType)> = Vec::new();
-    let mut alias_owner: HashMap<String, String> = HashMap::new();
-    for (i, c) in rp.columns.iter().enumerate() {
-        if slots.iter().any(|s| s.0 == c.name) {
-            issues.push(path, format!("column `{}` is declared twice", c.name));
-        }
-        if IDENTIFYING_NAMES.contains(&c.name.as_str()) && !c.identifier {
-            issues.push(
-                path,
-                format!(
-                    "column `{}` identifies a child: declare it `identifier = true` so it is never written to the lake",
-                    c.name
-                ),
-            );
-        }
-        let mut aliases = vec![normalise_header(&c.name)];
-        aliases.extend(c.aliases.iter().map(|a| normalise_header(a)));
-        aliases.dedup();
-        for a in &aliases {
-            if let Some(other) = alias_owner.insert(a.clone(), c.name.clone())
-                && other != c.name
-            {
-                issues.push(
-                    path,
-                    format!("header alias `{a}` maps to both `{other}` and `{}`", c.name),
-                );
-            }
-        }
-        let pattern = c
-            .pattern
-            .as_ref()
-            .and_then(|p| match Regex::new(&format!("^(?:{p})$")) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    issues.push(path, format!("column `{}`: bad pattern: {e}", c.name));
-                    None
-                }
-            });
-        if (c.min.is_some() || c.max.is_some()) && !matches!(c.ty, ColumnType::Integer | ColumnType::Decimal)
-        {
-            issues.push(
-                path,
-                format!("column `{}`: min/max need type integer or decimal", c.name),
-            );
-        }
-        let date_formats = c
-            .date_formats
-            .clone()
-            .unwrap_or_else(|| vec!["%d/%m/%Y".into(), "%Y-%m-%d".into()]);
-        if (c.earliest.is_some() || c.not_future) && c.ty != ColumnType::Date {
-            issues.push(
-                path,
-                format!(
-                    "column `{}`: `earliest` and `not_future` need type = \"date\"",
-                    c.name
-                ),
-            );
-        }
-        let earliest = c.earliest.as_deref().and_then(|e| {
-            chrono::NaiveDate::parse_from_str(e, "%Y-%m-%d")
-                .map_err(|_| {
-                    issues.push(
-                        path,
-                        format!(
-                            "column `{}`: earliest = \"{e}\" is not a date like 2000-01-01",
-                            c.name
-                        ),
-                    )
-                })
-                .ok()
-        });
-        columns.push(ColumnPlan {
-            name: c.name.clone(),
-            aliases,
-            ty: c.ty,
-            required: c.required,
-            identifier: c.identifier,
-            values: c
-                .values
-                .iter()
-                .map(|(k, v)| (k.trim().to_lowercase(), v.clone()))
-                .collect(),
-            allowed: c.allowed.as_ref().map(|a| a.iter().cloned().collect()),
-            min: c.min,
-            max: c.max,
-            pattern,
-            check: c.check,
-            date_formats,
-            earliest,
-            not_future: c.not_future,
-        });
-        slots.push((c.name.clone(), SlotKind::Column(i), c.ty));
-    }
-    let col_index = |name: &str| rp.columns.iter().position(|c| c.name == name);
-
-    // Keys.
-    let mut keys = Vec::new();
-    for (i, k) in rp.keys.iter().enumerate() {
-        let mut fields = Vec::new();
-        for f in &k.fields {
-            match col_index(f) {
-                Some(ix) => fields.push(ix),
-                None => issues.push(path, format!("key `{}`: unknown column `{f}`", k.name)),
-            }
-        }
-        if k.fields.is_empty() {
-            issues.push(path, format!("key `{}` has no fields", k.name));
-        }
-        keys.push(KeyPlan {
-            name: k.name.clone(),
-            fields,
-            required: k.required,
-        });
-        slots.push((k.name.clone(), SlotKind::Key(i), ColumnType::String));
-    }
-
-    // Derived fields.
-    let mut derive = Vec::new();
-    let need_date = |name: &str, what: &str, issues: &mut Issues| -> Option<usize> {
-        match col_index(name) {
-            Some(ix) if rp.columns[ix].ty == ColumnType::Date => Some(ix),
-            Some(_) => {
-                issues.push(
-                    path,
-                    format!("derive {what}: column `{name}` must have type date"),
-                );
-                None
-            }
-            None => {
-                issues.push(path, format!("derive {what}: unknown column `{name}`"));
-                None
-            }
-        }
-    };
-    for d in &rp.derive {
-        match d {
-            Derive::AgeDays { from, at, name } => {
-                let f = need_date(from, "age_days", issues);
-                let a = need_date(at, "age_days", issues);
-                slots.push((name.clone(), SlotKind::Derived, ColumnType::Integer));
-                if let (Some(from), Some(at)) = (f, a) {
-                    derive.push(DerivePlan::AgeDays {
-                        from,
-                        at,
-                        out: slots.len() - 1,
-                    });
-                }
-            }
-            Derive::MonthOfBirth { from, name } => {
-                let f = need_date(from, "month_of_birth", issues);
-                slots.push((name.clone(), SlotKind::Derived, ColumnType::String));
-                if let Some(from) = f {
-                    derive.push(DerivePlan::MonthOfBirth {
-                        from,
-                        out: slots.len() - 1,
-                    });
-                }
-            }
-            Derive::Geography { postcode } => {
-                let base = slots.len();
-                for (n, t) in [
-                    ("lsoa_code", ColumnType::String),
-                    ("ward_code", ColumnType::String),
-                    ("ward_name", ColumnType::String),
-                    ("imd_decile", ColumnType::Integer),
-                    ("imd_quintile", ColumnType::Integer),
-                ] {
-                    slots.push((n.to_string(), SlotKind::Derived, t));
-                }
-                match col_index(postcode) {
-                    Some(ix) => derive.push(DerivePlan::Geography {
-                        postcode: ix,
-                        out: [base, base + 1, base + 2, base + 3, base + 4],
-                    }),
-                    None => issues.push(path, format!("derive geography: unknown column `{postcode}`")),
-                }
-            }
-            Derive::EthnicGroup { from, scheme, name } => {
-                slots.push((name.clone(), SlotKind::Derived, ColumnType::String));
-                if !seeds.has_ethnicity_scheme(scheme) {
-                    issues.push(
-                        path,
-                        format!(
-                            "derive ethnic_group: scheme `{scheme}` is not in seeds/ethnicity_groups.csv"
-                        ),
-                    );
-                }
-                match col_index(from) {
-                    Some(ix) => derive.push(DerivePlan::EthnicGroup {
-                        from: ix,
-                        scheme: scheme.clone(),
-                        out: slots.len() - 1,
-                    }),
-                    None => issues.push(path, format!("derive ethnic_group: unknown column `{from}`")),
-                }
-            }
-        }
-    }
-
-    // Rules.
-    let condition = |cond: Option<&super::Condition>, rule: &str, issues: &mut Issues| match cond {
-        None => Some(None),
-        Some(cond) => match col_index(&cond.column) {
-            Some(ix) => Some(Some((ix, cond.values.iter().cloned().collect()))),
-            None => {
-                issues.push(
-                    path,
-                    format!("rule {rule}: unless names unknown column `{}`", cond.column),
-                );
-                None
-            }
-        },
-    };
-    let mut rules = Vec::new();
-    for r in &rp.rules {
-        match r {
-            Rule::NotBefore {
-                column,
-                other,
-                unless,
-            } => {
-                let c = need_date(column, "rule not_before", issues);
-                let o = need_date(other, "rule not_before", issues);
-                let u = condition(unless.as_ref(), "not_before", issues);
-                if let (Some(column), Some(other), Some(unless)) = (c, o, u) {
-                    rules.push(RulePlan::NotBefore {
-                        column,
-                        other,
-                        unless,
-                    });
-                }
-            }
-            Rule::WithinDays {
-                column,
-                of,
-                max_days,
-                unless,
-            } => {
-                let c = need_date(column, "rule within_days", issues);
-                let o = need_date(of, "rule within_days", issues);
-                let u = condition(unless.as_ref(), "within_days", issues);
-                if *max_days < 0 {
-                    issues.push(path, "rule within_days: max_days must not be negative");
-                }
-                if let (Some(column), Some(of), Some(unless)) = (c, o, u) {
-                    rules.push(RulePlan::WithinDays {
-                        column,
-                        of,
-                        max_days: *max_days,
-                        unless,
-                    });
-                }
-            }
-        }
-    }
-
-    // Bookkeeping slots.
-    slots.push(("period".into(), SlotKind::Period, ColumnType::String));
-    slots.push(("delivery".into(), SlotKind::Delivery, ColumnType::String));
-    slots.push(("source_file".into(), SlotKind::SourceFile, ColumnType::String));
-    slots.push(("source_line".into(), SlotKind::SourceLine, ColumnType::Integer));
-    slots.push(("ingest_run_id".into(), SlotKind::RunId, ColumnType::String));
-    let mut seen = HashSet::new();
-    for (n, _, _) in &slots {
-        if !seen.insert(n.clone()) {
-            issues.push(
-                path,
-                format!("output name `{n}` is produced twice (column, key or derived field)"),
-            );
-        }
-    }
-    let slot_of = |name: &str| slots.iter().position(|(n, _, _)| n == name);
-
-    let period = match rp.period.from {
-        PeriodFrom::FileName => match (&rp.period.pattern, &rp.period.format) {
-            (Some(p), Some(f)) => match Regex::new(p) {
-                Ok(re) => Some(PeriodPlan::FileName {
-                    pattern: re,
-                    format: f.clone(),
-                }),
-                Err(e) => {
-                    issues.push(path, format!("period: bad pattern: {e}"));
-                    None
-                }
-            },
-            _ => {
-                issues.push(path, "period: from = \"file_name\" needs `pattern` and `format`");
-                None
-            }
-        },
-        PeriodFrom::Column => {
-            if rp.redelivery == Redelivery::ReplacePeriod {
-                issues.push(
-                    path,
-                    "period: from = \"column\" cannot be used with redelivery = \"replace_period\" (use replace_table or append)",
-                );
-            }
-            match rp.period.column.as_deref().and_then(col_index) {
-                Some(ix) => Some(PeriodPlan::Column { slot: ix }),
-                None => {
-                    issues.push(
-                        path,
-                        "period: from = \"column\" needs `column` naming a declared column",
-                    );
-                    None
-                }
-            }
-        }
-    };
-
-    let mut unique = Vec::new();
-    for u in &rp.unique {
-        match slot_of(u) {
-            Some(ix) => unique.push(ix),
-            None => issues.push(path, format!("unique: unknown column or key `{u}`")),
-        }
-    }
-
-    // The curated schema.
-    let mut outputs = Vec::new();
-    let mut fields = Vec::new();
-    match schemas.get(&table) {
-        None => issues.push(
-            path,
-            format!("table `{table}` has no schema: add schemas/{table}.toml"),
-        ),
-        Some((spath, schema)) => {
-            for sc in &schema.columns {
-                match slot_of(&sc.name) {
-                    None => issues.push(
-                        spath,
-                        format!(
-                            "column `{}` is not produced by source `{}` ({})",
-                            sc.name,
-                            rp.name,
-                            path.display()
-                        ),
-                    ),
-                    Some(ix) => {
-                        let (_, kind, ty) = &slots[ix];
-                        if let SlotKind::Column(c) = kind
-                            && rp.columns[*c].identifier
-                        {
-                            issues.push(
-                                spath,
-                                format!(
-                                    "column `{}` is an identifier and must not be in a curated table",
-                                    sc.name
-                                ),
-                            );
-                        }
-                        if *ty != sc.ty {
-                            issues.push(
-                                spath,
-                                format!(
-                                    "column `{}` has type {:?} here but source `{}` produces {:?}",
-                                    sc.name, sc.ty, rp.name, ty
-                                ),
-                            );
-                        }
-                        outputs.push(ix);
-                        fields.push(Field::new(&sc.name, ty.arrow(), true));
-                    }
-                }
-            }
-            for needed in ["period", "delivery"] {
-                if !schema.columns.iter().any(|c| c.name == needed) {
-                    issues.push(
-                        spath,
-                        format!("every curated table needs a `{needed}` column (its partitions)"),
-                    );
-                }
-            }
-            for (n, kind, _) in &slots {
-                let is_identifier = matches!(kind, SlotKind::Column(c) if rp.columns[*c].identifier);
-                if !is_identifier && !schema.columns.iter().any(|c| &c.name == n) {
-                    issues.push(
-                        spath,
-                        format!(
-                            "source `{}` produces `{n}` but the schema does not declare it",
-                            rp.name
-                        ),
-                    );
-                }
-            }
-        }
-    }
-
-    let completeness = rp.completeness.as_ref().map(|c| {
-        if rp.redelivery != Redelivery::ReplaceTable {
-            issues.push(
-                path,
-                "[completeness] applies to redelivery = \"replace_table\" only",
-            );
-        }
-        if c.min_rows_ratio.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
-            issues.push(path, "[completeness] min_rows_ratio must be between 0 and 1");
-        }
-        CompletenessPlan {
-            require: c
-                .require
-                .iter()
-                .filter_map(|cond| match col_index(&cond.column) {
-                    Some(ix) => Some((ix, cond.values.iter().cloned().collect())),
-                    None => {
-                        issues.push(
-                            path,
-                            format!("[completeness] require names unknown column `{}`", cond.column),
-                        );
-                        None
-                    }
-                })
-                .collect(),
-            min_rows_ratio: c.min_rows_ratio,
-        }
-    });
-
+    let (glob, ratio, freshness) = c.settings(default_ratio);
+    let columns = c.columns();
+    let keys = c.keys();
+    let derive = c.derived(seeds);
+    let rules = c.rules();
+    c.bookkeeping();
+    let period = c.period();
+    let unique = c.unique();
+    let (outputs, fields) = c.curated(schemas, &table);
+    let completeness = c.completeness();
+    let slots = c.slots;
     if issues.0.len() > start {
         return None;
     }
@@ -859,6 +412,523 @@ fn compile_source(
         outputs,
         schema: Arc::new(Schema::new(fields)),
     })
+}
+
+/// One pipeline file being compiled, phase by phase (settings, columns, keys,
+/// derived fields, rules, bookkeeping, period, unique, the curated schema,
+/// completeness): each phase adds its output slots, in this order, and reports
+/// what is wrong with its part of the file.
+struct SourceCompiler<'a> {
+    path: &'a Path,
+    rp: &'a RawPipeline,
+    issues: &'a mut Issues,
+    /// Every value a row will carry: (output name, where it comes from, type).
+    slots: Vec<(String, SlotKind, ColumnType)>,
+}
+
+impl SourceCompiler<'_> {
+    fn push(&mut self, message: impl Into<String>) {
+        self.issues.push(self.path, message);
+    }
+
+    fn col_index(&self, name: &str) -> Option<usize> {
+        self.rp.columns.iter().position(|c| c.name == name)
+    }
+
+    fn slot_of(&self, name: &str) -> Option<usize> {
+        self.slots.iter().position(|(n, _, _)| n == name)
+    }
+
+    /// A declared column of type date, for `what` (a derived field or rule).
+    fn need_date(&mut self, name: &str, what: &str) -> Option<usize> {
+        match self.col_index(name) {
+            Some(ix) if self.rp.columns[ix].ty == ColumnType::Date => Some(ix),
+            Some(_) => {
+                self.push(format!("derive {what}: column `{name}` must have type date"));
+                None
+            }
+            None => {
+                self.push(format!("derive {what}: unknown column `{name}`"));
+                None
+            }
+        }
+    }
+
+    /// A rule's `unless`: `Some(None)` when there is none, `None` when it is wrong.
+    fn condition(&mut self, cond: Option<&super::Condition>, rule: &str) -> Option<Unless> {
+        match cond {
+            None => Some(None),
+            Some(cond) => match self.col_index(&cond.column) {
+                Some(ix) => Some(Some((ix, cond.values.iter().cloned().collect()))),
+                None => {
+                    self.push(format!(
+                        "rule {rule}: unless names unknown column `{}`",
+                        cond.column
+                    ));
+                    None
+                }
+            },
+        }
+    }
+
+    /// The name, file pattern, format, reject ratio and freshness.
+    fn settings(
+        &mut self,
+        default_ratio: f64,
+    ) -> (Option<globset::GlobMatcher>, f64, Option<super::ops::Freshness>) {
+        let rp = self.rp;
+        if rp.name.is_empty()
+            || !rp
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            self.push(format!(
+                "name `{}` must be lowercase letters, digits and _",
+                rp.name
+            ));
+        }
+        // `*.csv` matches `EYFSP_2025-26.CSV` too: partners' tools vary the case.
+        let glob = match globset::GlobBuilder::new(&rp.files)
+            .case_insensitive(true)
+            .build()
+        {
+            Ok(g) => Some(g.compile_matcher()),
+            Err(e) => {
+                self.push(format!("files: bad glob `{}`: {e}", rp.files));
+                None
+            }
+        };
+        let header_row = match &rp.format {
+            Format::Csv {
+                delimiter,
+                quote,
+                header_row,
+                ..
+            } => {
+                if !delimiter.is_ascii() || !quote.is_ascii() {
+                    self.push("format: delimiter and quote must be ASCII characters");
+                }
+                *header_row
+            }
+            Format::Xlsx { header_row, .. } => *header_row,
+        };
+        if header_row == 0 {
+            self.push("format: header_row is 1-based and must be at least 1");
+        }
+        let ratio = rp.max_reject_ratio.unwrap_or(default_ratio);
+        let freshness = rp
+            .freshness
+            .as_ref()
+            .map(|f| f.compile(self.path, &mut self.issues.0));
+        if !(0.0..=1.0).contains(&ratio) {
+            self.push("max_reject_ratio must be between 0 and 1");
+        }
+        (glob, ratio, freshness)
+    }
+
+    fn columns(&mut self) -> Vec<ColumnPlan> {
+        let mut alias_owner: HashMap<String, String> = HashMap::new();
+        let mut columns = Vec::new();
+        for (i, c) in self.rp.columns.iter().enumerate() {
+            if self.slots.iter().any(|s| s.0 == c.name) {
+                self.push(format!("column `{}` is declared twice", c.name));
+            }
+            columns.push(self.column(c, &mut alias_owner));
+            self.slots.push((c.name.clone(), SlotKind::Column(i), c.ty));
+        }
+        columns
+    }
+
+    fn column(&mut self, c: &RawColumn, alias_owner: &mut HashMap<String, String>) -> ColumnPlan {
+        if IDENTIFYING_NAMES.contains(&c.name.as_str()) && !c.identifier {
+            self.push(format!(
+                "column `{}` identifies a child: declare it `identifier = true` so it is never written to the lake",
+                c.name
+            ));
+        }
+        let mut aliases = vec![normalise_header(&c.name)];
+        aliases.extend(c.aliases.iter().map(|a| normalise_header(a)));
+        aliases.dedup();
+        for a in &aliases {
+            if let Some(other) = alias_owner.insert(a.clone(), c.name.clone())
+                && other != c.name
+            {
+                self.push(format!(
+                    "header alias `{a}` maps to both `{other}` and `{}`",
+                    c.name
+                ));
+            }
+        }
+        let pattern = c
+            .pattern
+            .as_ref()
+            .and_then(|p| match Regex::new(&format!("^(?:{p})$")) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    self.push(format!("column `{}`: bad pattern: {e}", c.name));
+                    None
+                }
+            });
+        if (c.min.is_some() || c.max.is_some()) && !matches!(c.ty, ColumnType::Integer | ColumnType::Decimal)
+        {
+            self.push(format!(
+                "column `{}`: min/max need type integer or decimal",
+                c.name
+            ));
+        }
+        let date_formats = c
+            .date_formats
+            .clone()
+            .unwrap_or_else(|| vec!["%d/%m/%Y".into(), "%Y-%m-%d".into()]);
+        if (c.earliest.is_some() || c.not_future) && c.ty != ColumnType::Date {
+            self.push(format!(
+                "column `{}`: `earliest` and `not_future` need type = \"date\"",
+                c.name
+            ));
+        }
+        let earliest = c.earliest.as_deref().and_then(|e| {
+            chrono::NaiveDate::parse_from_str(e, "%Y-%m-%d")
+                .map_err(|_| {
+                    self.push(format!(
+                        "column `{}`: earliest = \"{e}\" is not a date like 2000-01-01",
+                        c.name
+                    ))
+                })
+                .ok()
+        });
+        ColumnPlan {
+            name: c.name.clone(),
+            aliases,
+            ty: c.ty,
+            required: c.required,
+            identifier: c.identifier,
+            values: c
+                .values
+                .iter()
+                .map(|(k, v)| (k.trim().to_lowercase(), v.clone()))
+                .collect(),
+            allowed: c.allowed.as_ref().map(|a| a.iter().cloned().collect()),
+            min: c.min,
+            max: c.max,
+            pattern,
+            check: c.check,
+            date_formats,
+            earliest,
+            not_future: c.not_future,
+        }
+    }
+
+    fn keys(&mut self) -> Vec<KeyPlan> {
+        let mut keys = Vec::new();
+        for (i, k) in self.rp.keys.iter().enumerate() {
+            let mut fields = Vec::new();
+            for f in &k.fields {
+                match self.col_index(f) {
+                    Some(ix) => fields.push(ix),
+                    None => self.push(format!("key `{}`: unknown column `{f}`", k.name)),
+                }
+            }
+            if k.fields.is_empty() {
+                self.push(format!("key `{}` has no fields", k.name));
+            }
+            keys.push(KeyPlan {
+                name: k.name.clone(),
+                fields,
+                required: k.required,
+            });
+            self.slots
+                .push((k.name.clone(), SlotKind::Key(i), ColumnType::String));
+        }
+        keys
+    }
+
+    fn derived(&mut self, seeds: &Seeds) -> Vec<DerivePlan> {
+        let mut derive = Vec::new();
+        for d in &self.rp.derive {
+            match d {
+                Derive::AgeDays { from, at, name } => {
+                    let f = self.need_date(from, "age_days");
+                    let a = self.need_date(at, "age_days");
+                    self.slots
+                        .push((name.clone(), SlotKind::Derived, ColumnType::Integer));
+                    if let (Some(from), Some(at)) = (f, a) {
+                        derive.push(DerivePlan::AgeDays {
+                            from,
+                            at,
+                            out: self.slots.len() - 1,
+                        });
+                    }
+                }
+                Derive::MonthOfBirth { from, name } => {
+                    let f = self.need_date(from, "month_of_birth");
+                    self.slots
+                        .push((name.clone(), SlotKind::Derived, ColumnType::String));
+                    if let Some(from) = f {
+                        derive.push(DerivePlan::MonthOfBirth {
+                            from,
+                            out: self.slots.len() - 1,
+                        });
+                    }
+                }
+                Derive::Geography { postcode } => {
+                    let base = self.slots.len();
+                    for (n, t) in [
+                        ("lsoa_code", ColumnType::String),
+                        ("ward_code", ColumnType::String),
+                        ("ward_name", ColumnType::String),
+                        ("imd_decile", ColumnType::Integer),
+                        ("imd_quintile", ColumnType::Integer),
+                    ] {
+                        self.slots.push((n.to_string(), SlotKind::Derived, t));
+                    }
+                    match self.col_index(postcode) {
+                        Some(ix) => derive.push(DerivePlan::Geography {
+                            postcode: ix,
+                            out: [base, base + 1, base + 2, base + 3, base + 4],
+                        }),
+                        None => self.push(format!("derive geography: unknown column `{postcode}`")),
+                    }
+                }
+                Derive::EthnicGroup { from, scheme, name } => {
+                    self.slots
+                        .push((name.clone(), SlotKind::Derived, ColumnType::String));
+                    if !seeds.has_ethnicity_scheme(scheme) {
+                        self.push(format!(
+                            "derive ethnic_group: scheme `{scheme}` is not in seeds/ethnicity_groups.csv"
+                        ));
+                    }
+                    match self.col_index(from) {
+                        Some(ix) => derive.push(DerivePlan::EthnicGroup {
+                            from: ix,
+                            scheme: scheme.clone(),
+                            out: self.slots.len() - 1,
+                        }),
+                        None => self.push(format!("derive ethnic_group: unknown column `{from}`")),
+                    }
+                }
+            }
+        }
+        derive
+    }
+
+    fn rules(&mut self) -> Vec<RulePlan> {
+        let mut rules = Vec::new();
+        for r in &self.rp.rules {
+            match r {
+                Rule::NotBefore {
+                    column,
+                    other,
+                    unless,
+                } => {
+                    let c = self.need_date(column, "rule not_before");
+                    let o = self.need_date(other, "rule not_before");
+                    let u = self.condition(unless.as_ref(), "not_before");
+                    if let (Some(column), Some(other), Some(unless)) = (c, o, u) {
+                        rules.push(RulePlan::NotBefore {
+                            column,
+                            other,
+                            unless,
+                        });
+                    }
+                }
+                Rule::WithinDays {
+                    column,
+                    of,
+                    max_days,
+                    unless,
+                } => {
+                    let c = self.need_date(column, "rule within_days");
+                    let o = self.need_date(of, "rule within_days");
+                    let u = self.condition(unless.as_ref(), "within_days");
+                    if *max_days < 0 {
+                        self.push("rule within_days: max_days must not be negative");
+                    }
+                    if let (Some(column), Some(of), Some(unless)) = (c, o, u) {
+                        rules.push(RulePlan::WithinDays {
+                            column,
+                            of,
+                            max_days: *max_days,
+                            unless,
+                        });
+                    }
+                }
+            }
+        }
+        rules
+    }
+
+    /// The slots every row carries (period, delivery, where it came from, the
+    /// run), then no output name twice.
+    fn bookkeeping(&mut self) {
+        self.slots
+            .push(("period".into(), SlotKind::Period, ColumnType::String));
+        self.slots
+            .push(("delivery".into(), SlotKind::Delivery, ColumnType::String));
+        self.slots
+            .push(("source_file".into(), SlotKind::SourceFile, ColumnType::String));
+        self.slots
+            .push(("source_line".into(), SlotKind::SourceLine, ColumnType::Integer));
+        self.slots
+            .push(("ingest_run_id".into(), SlotKind::RunId, ColumnType::String));
+        let mut seen = HashSet::new();
+        let twice: Vec<String> = self
+            .slots
+            .iter()
+            .filter(|(n, _, _)| !seen.insert(n.clone()))
+            .map(|(n, _, _)| n.clone())
+            .collect();
+        for n in twice {
+            self.push(format!(
+                "output name `{n}` is produced twice (column, key or derived field)"
+            ));
+        }
+    }
+
+    fn period(&mut self) -> Option<PeriodPlan> {
+        let rp = self.rp;
+        match rp.period.from {
+            PeriodFrom::FileName => match (&rp.period.pattern, &rp.period.format) {
+                (Some(p), Some(f)) => match Regex::new(p) {
+                    Ok(re) => Some(PeriodPlan::FileName {
+                        pattern: re,
+                        format: f.clone(),
+                    }),
+                    Err(e) => {
+                        self.push(format!("period: bad pattern: {e}"));
+                        None
+                    }
+                },
+                _ => {
+                    self.push("period: from = \"file_name\" needs `pattern` and `format`");
+                    None
+                }
+            },
+            PeriodFrom::Column => {
+                if rp.redelivery == Redelivery::ReplacePeriod {
+                    self.push(
+                        "period: from = \"column\" cannot be used with redelivery = \"replace_period\" (use replace_table or append)",
+                    );
+                }
+                match rp.period.column.as_deref().and_then(|c| self.col_index(c)) {
+                    Some(ix) => Some(PeriodPlan::Column { slot: ix }),
+                    None => {
+                        self.push("period: from = \"column\" needs `column` naming a declared column");
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    fn unique(&mut self) -> Vec<usize> {
+        let mut unique = Vec::new();
+        for u in &self.rp.unique {
+            match self.slot_of(u) {
+                Some(ix) => unique.push(ix),
+                None => self.push(format!("unique: unknown column or key `{u}`")),
+            }
+        }
+        unique
+    }
+
+    /// The curated table's columns: the slots written (in the schema's order) and
+    /// their Arrow fields, checked against `schemas/<table>.toml` both ways.
+    fn curated(
+        &mut self,
+        schemas: &BTreeMap<String, (PathBuf, RawSchema)>,
+        table: &str,
+    ) -> (Vec<usize>, Vec<Field>) {
+        let rp = self.rp;
+        let mut outputs = Vec::new();
+        let mut fields = Vec::new();
+        let Some((spath, schema)) = schemas.get(table) else {
+            self.push(format!("table `{table}` has no schema: add schemas/{table}.toml"));
+            return (outputs, fields);
+        };
+        let is_identifier =
+            |kind: &SlotKind| matches!(kind, SlotKind::Column(c) if rp.columns[*c].identifier);
+        for sc in &schema.columns {
+            let Some(ix) = self.slot_of(&sc.name) else {
+                self.issues.push(
+                    spath,
+                    format!(
+                        "column `{}` is not produced by source `{}` ({})",
+                        sc.name,
+                        rp.name,
+                        self.path.display()
+                    ),
+                );
+                continue;
+            };
+            let (_, kind, ty) = &self.slots[ix];
+            if is_identifier(kind) {
+                self.issues.push(
+                    spath,
+                    format!(
+                        "column `{}` is an identifier and must not be in a curated table",
+                        sc.name
+                    ),
+                );
+            }
+            if *ty != sc.ty {
+                self.issues.push(
+                    spath,
+                    format!(
+                        "column `{}` has type {:?} here but source `{}` produces {:?}",
+                        sc.name, sc.ty, rp.name, ty
+                    ),
+                );
+            }
+            outputs.push(ix);
+            fields.push(Field::new(&sc.name, ty.arrow(), true));
+        }
+        for needed in ["period", "delivery"] {
+            if !schema.columns.iter().any(|c| c.name == needed) {
+                self.issues.push(
+                    spath,
+                    format!("every curated table needs a `{needed}` column (its partitions)"),
+                );
+            }
+        }
+        for (n, kind, _) in &self.slots {
+            if !is_identifier(kind) && !schema.columns.iter().any(|c| &c.name == n) {
+                self.issues.push(
+                    spath,
+                    format!(
+                        "source `{}` produces `{n}` but the schema does not declare it",
+                        rp.name
+                    ),
+                );
+            }
+        }
+        (outputs, fields)
+    }
+
+    fn completeness(&mut self) -> Option<CompletenessPlan> {
+        let rp = self.rp;
+        let c = rp.completeness.as_ref()?;
+        if rp.redelivery != Redelivery::ReplaceTable {
+            self.push("[completeness] applies to redelivery = \"replace_table\" only");
+        }
+        if c.min_rows_ratio.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+            self.push("[completeness] min_rows_ratio must be between 0 and 1");
+        }
+        let mut require = Vec::new();
+        for cond in &c.require {
+            match self.col_index(&cond.column) {
+                Some(ix) => require.push((ix, cond.values.iter().cloned().collect())),
+                None => self.push(format!(
+                    "[completeness] require names unknown column `{}`",
+                    cond.column
+                )),
+            }
+        }
+        Some(CompletenessPlan {
+            require,
+            min_rows_ratio: c.min_rows_ratio,
+        })
+    }
 }
 
 /// Arrow type of a curated column (for tests and readers).

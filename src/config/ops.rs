@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::ops::schedule::{CronSpec, MissedRuns};
+use crate::schedule::{CronSpec, MissedRuns};
 
 /// `[run]`: how every run (from `run`, `demo` or `serve`) behaves.
 #[derive(Debug, Clone, Deserialize)]
@@ -282,10 +282,28 @@ impl RawFreshness {
     }
 }
 
+/// The run lease's timing (interpreted by `runtime::lease`).
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseConfig {
+    /// How long a lease lasts without renewal.
+    pub ttl: chrono::Duration,
+    /// How often the holder renews it.
+    pub renew_every: std::time::Duration,
+}
+
+impl Default for LeaseConfig {
+    fn default() -> Self {
+        LeaseConfig {
+            ttl: chrono::Duration::seconds(300),
+            renew_every: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
 /// The checked operations settings.
 #[derive(Debug, Clone)]
 pub struct Ops {
-    pub lease: crate::ops::lease::LeaseConfig,
+    pub lease: LeaseConfig,
     pub retry_attempts: u32,
     pub retry_initial: std::time::Duration,
     pub retry_max: std::time::Duration,
@@ -397,7 +415,7 @@ pub fn compile(
         push("[alerts] webhook_url_env must name an environment variable".into());
     }
     Ops {
-        lease: crate::ops::lease::LeaseConfig {
+        lease: LeaseConfig {
             ttl: chrono::Duration::seconds(run.lease_ttl_seconds as i64),
             renew_every: std::time::Duration::from_secs(run.lease_renew_seconds.max(1)),
         },

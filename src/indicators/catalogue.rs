@@ -10,6 +10,9 @@ use serde::Deserialize;
 use crate::error::ConfigIssue;
 use crate::stats::Polarity;
 
+/// The `fsm_sex` breakdown's values: FSM boys, FSM girls, not-FSM boys, not-FSM girls.
+pub const FSM_SEX: [&str; 4] = ["FSM boys", "FSM girls", "Not FSM boys", "Not FSM girls"];
+
 /// The file as written: defaults per domain, indicators, and families (one
 /// template, a list of members), expanded by [`load`] into indicators.
 #[derive(Debug, Clone, Deserialize)]
@@ -118,13 +121,17 @@ impl Breakdown {
 
     /// SQL expression of the breakdown value over the indicator's rows.
     pub fn value_sql(self) -> &'static str {
+        static FSM_SEX_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            let [fsm_boys, fsm_girls, not_fsm_boys, not_fsm_girls] = FSM_SEX;
+            format!(
+                "CASE WHEN fsm AND sex = 'M' THEN '{fsm_boys}' WHEN fsm AND sex = 'F' THEN '{fsm_girls}' \
+                 WHEN NOT fsm AND sex = 'M' THEN '{not_fsm_boys}' WHEN NOT fsm AND sex = 'F' THEN '{not_fsm_girls}' END"
+            )
+        });
         match self {
             Breakdown::Sex => "CASE sex WHEN 'M' THEN 'Boys' WHEN 'F' THEN 'Girls' END",
             Breakdown::Fsm => "CASE WHEN fsm THEN 'FSM' WHEN NOT fsm THEN 'Not FSM' END",
-            Breakdown::FsmSex => {
-                "CASE WHEN fsm AND sex = 'M' THEN 'FSM boys' WHEN fsm AND sex = 'F' THEN 'FSM girls' \
-                 WHEN NOT fsm AND sex = 'M' THEN 'Not FSM boys' WHEN NOT fsm AND sex = 'F' THEN 'Not FSM girls' END"
-            }
+            Breakdown::FsmSex => FSM_SEX_SQL.as_str(),
             Breakdown::Sen => {
                 "CASE sen_provision WHEN 'none' THEN 'No SEN' WHEN 'sen_support' THEN 'SEN support' \
                  WHEN 'ehc_plan' THEN 'EHC plan' END"
@@ -208,7 +215,7 @@ pub struct Indicator {
     /// published only when the extracts cover every child in it from birth to
     /// the age (see `cohort.rs`).
     #[serde(default)]
-    pub cohort: Option<super::cohort::CohortSpec>,
+    pub cohort: Option<CohortSpec>,
     pub definition: String,
     /// Metadata published in `outputs/indicators.*` (usually from the domain's
     /// `[defaults]`): where the data comes from, why the indicator matters, what
@@ -277,26 +284,6 @@ pub fn load(dir: &Path, issues: &mut Vec<ConfigIssue>) -> Vec<Indicator> {
             return Vec::new();
         }
     };
-    // Where an entry is written: the line of its `id = "…"` (a family member's
-    // own id, else its family's template id).
-    let at = |id: &str, origin: &str| -> String {
-        let template = origin
-            .split("family `")
-            .nth(1)
-            .and_then(|r| r.split('`').next())
-            .unwrap_or("");
-        [id, template]
-            .iter()
-            .filter(|i| !i.is_empty())
-            .find_map(|i| {
-                text.lines().position(|l| {
-                    let l = l.trim();
-                    l.starts_with("id") && l.contains(&format!("\"{i}\""))
-                })
-            })
-            .map(|n| format!("line {}: ", n + 1))
-            .unwrap_or_default()
-    };
     let mut entries: Vec<(String, toml::Table)> =
         raw.indicators.into_iter().map(|t| (String::new(), t)).collect();
     for (i, family) in raw.families.into_iter().enumerate() {
@@ -308,17 +295,7 @@ pub fn load(dir: &Path, issues: &mut Vec<ConfigIssue>) -> Vec<Indicator> {
     let mut indicators: Vec<Indicator> = Vec::new();
     let mut origins: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for (origin, mut t) in entries {
-        let domain = t.get("domain").and_then(|d| d.clone().try_into::<Domain>().ok());
-        let gap = t.get("kind").and_then(|k| k.as_str()) == Some("gap");
-        if let Some(defaults) = domain.and_then(|d| raw.defaults.get(&d)) {
-            for (k, v) in defaults {
-                // A gap has no breakdowns or series of its own.
-                if gap && (k == "breakdowns" || k == "series_start") {
-                    continue;
-                }
-                t.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
+        with_defaults(&mut t, &raw.defaults);
         let id = t.get("id").and_then(|v| v.as_str()).unwrap_or("?").to_string();
         match toml::Value::Table(t).try_into::<Indicator>() {
             Ok(ind) => {
@@ -327,98 +304,142 @@ pub fn load(dir: &Path, issues: &mut Vec<ConfigIssue>) -> Vec<Indicator> {
             }
             Err(e) => push(format!(
                 "{}indicator `{id}`{origin}: {}",
-                at(&id, &origin),
+                entry_line(&text, &id, &origin),
                 e.message()
             )),
         }
     }
     let mut seen = std::collections::HashSet::new();
     for ind in &indicators {
-        let line = at(&ind.id, origins.get(&ind.id).map_or("", String::as_str));
-        let mut push = |m: String| push(format!("{line}{m}"));
+        let line = entry_line(&text, &ind.id, origins.get(&ind.id).map_or("", String::as_str));
         if !seen.insert(ind.id.clone()) {
-            push(format!("indicator `{}` is defined twice", ind.id));
+            push(format!("{line}indicator `{}` is defined twice", ind.id));
         }
-        match (ind.kind, &ind.gap) {
-            (Kind::Gap, None) => push(format!(
-                "indicator `{}`: kind = \"gap\" needs [indicator.gap]",
-                ind.id
-            )),
-            (Kind::Gap, Some(g))
-                if !indicators
-                    .iter()
-                    .any(|i| i.id == g.of && i.kind == Kind::Proportion) =>
-            {
-                push(format!(
-                    "indicator `{}`: gap of unknown proportion indicator `{}`",
-                    ind.id, g.of
-                ))
-            }
-            (k, Some(_)) if k != Kind::Gap => {
-                push(format!("indicator `{}`: [gap] needs kind = \"gap\"", ind.id))
-            }
-            _ => {}
-        }
-        if let Some(problem) = ind.cohort.as_ref().and_then(|c| c.problem()) {
-            push(format!("indicator `{}`: {problem}", ind.id));
-        }
-        match (&ind.from, &ind.numerator) {
-            (Some(_), _) if ind.sql.is_some() => push(format!(
-                "indicator `{}`: give either `from` (a view to count) or `sql` (a file), not both",
-                ind.id
-            )),
-            (Some(_), None) => push(format!(
-                "indicator `{}`: `from` needs `numerator` (what a row adds to it)",
-                ind.id
-            )),
-            (Some(_), _) if ind.kind == Kind::Gap => push(format!(
-                "indicator `{}`: a gap is computed from another indicator, not `from` a view",
-                ind.id
-            )),
-            (None, _) if ind.numerator.is_some() || ind.denominator.is_some() || ind.filter.is_some() => {
-                push(format!(
-                    "indicator `{}`: `numerator`, `denominator` and `filter` go with `from`",
-                    ind.id
-                ))
-            }
-            _ => {}
-        }
-        for (key, text) in [
-            ("source", &ind.source),
-            ("rationale", &ind.rationale),
-            ("numerator_definition", &ind.numerator_definition),
-            ("denominator_definition", &ind.denominator_definition),
-        ] {
-            if text.trim().is_empty() {
-                push(format!(
-                    "indicator `{}`: needs `{key}` in words (published in outputs/indicators.csv; \
-                     give it here or in [defaults.{}])",
-                    ind.id,
-                    ind.domain.as_str()
-                ));
-            }
-        }
-        if ind.breakdowns.contains(&Breakdown::Group) && ind.group_name.is_none() {
-            push(format!(
-                "indicator `{}`: the `group` breakdown needs `group_name`",
-                ind.id
-            ));
-        }
-        for f in ind
-            .sql_file(dir)
-            .into_iter()
-            .chain(ind.benchmark_sql.as_ref().map(|b| dir.join(b)))
-        {
-            if !f.exists() {
-                push(format!(
-                    "indicator `{}`: SQL file {} not found",
-                    ind.id,
-                    f.display()
-                ));
-            }
+        for m in problems(ind, &indicators, dir) {
+            push(format!("{line}{m}"));
         }
     }
     indicators
+}
+
+/// The keys of the entry's `[defaults.<domain>]` it does not set itself (a gap
+/// takes no breakdowns or series start: it has none of its own).
+fn with_defaults(t: &mut toml::Table, defaults: &std::collections::BTreeMap<Domain, toml::Table>) {
+    let domain = t.get("domain").and_then(|d| d.clone().try_into::<Domain>().ok());
+    let gap = t.get("kind").and_then(|k| k.as_str()) == Some("gap");
+    if let Some(defaults) = domain.and_then(|d| defaults.get(&d)) {
+        for (k, v) in defaults {
+            if gap && (k == "breakdowns" || k == "series_start") {
+                continue;
+            }
+            t.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
+/// Where an entry is written: `line N: ` of its `id = "…"` (a family member's
+/// own id, else its family's template id), or nothing when it cannot be found.
+fn entry_line(text: &str, id: &str, origin: &str) -> String {
+    let template = origin
+        .split("family `")
+        .nth(1)
+        .and_then(|r| r.split('`').next())
+        .unwrap_or("");
+    [id, template]
+        .iter()
+        .filter(|i| !i.is_empty())
+        .find_map(|i| {
+            text.lines().position(|l| {
+                let l = l.trim();
+                l.starts_with("id") && l.contains(&format!("\"{i}\""))
+            })
+        })
+        .map(|n| format!("line {}: ", n + 1))
+        .unwrap_or_default()
+}
+
+/// What is wrong with one indicator: its kind and gap, cohort, what it counts,
+/// the metadata in words, its breakdowns, and its SQL files.
+fn problems(ind: &Indicator, indicators: &[Indicator], dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut push = |m: String| out.push(m);
+    match (ind.kind, &ind.gap) {
+        (Kind::Gap, None) => push(format!(
+            "indicator `{}`: kind = \"gap\" needs [indicator.gap]",
+            ind.id
+        )),
+        (Kind::Gap, Some(g))
+            if !indicators
+                .iter()
+                .any(|i| i.id == g.of && i.kind == Kind::Proportion) =>
+        {
+            push(format!(
+                "indicator `{}`: gap of unknown proportion indicator `{}`",
+                ind.id, g.of
+            ))
+        }
+        (k, Some(_)) if k != Kind::Gap => push(format!("indicator `{}`: [gap] needs kind = \"gap\"", ind.id)),
+        _ => {}
+    }
+    if let Some(problem) = ind.cohort.as_ref().and_then(|c| c.problem()) {
+        push(format!("indicator `{}`: {problem}", ind.id));
+    }
+    match (&ind.from, &ind.numerator) {
+        (Some(_), _) if ind.sql.is_some() => push(format!(
+            "indicator `{}`: give either `from` (a view to count) or `sql` (a file), not both",
+            ind.id
+        )),
+        (Some(_), None) => push(format!(
+            "indicator `{}`: `from` needs `numerator` (what a row adds to it)",
+            ind.id
+        )),
+        (Some(_), _) if ind.kind == Kind::Gap => push(format!(
+            "indicator `{}`: a gap is computed from another indicator, not `from` a view",
+            ind.id
+        )),
+        (None, _) if ind.numerator.is_some() || ind.denominator.is_some() || ind.filter.is_some() => {
+            push(format!(
+                "indicator `{}`: `numerator`, `denominator` and `filter` go with `from`",
+                ind.id
+            ))
+        }
+        _ => {}
+    }
+    for (key, text) in [
+        ("source", &ind.source),
+        ("rationale", &ind.rationale),
+        ("numerator_definition", &ind.numerator_definition),
+        ("denominator_definition", &ind.denominator_definition),
+    ] {
+        if text.trim().is_empty() {
+            push(format!(
+                "indicator `{}`: needs `{key}` in words (published in outputs/indicators.csv; \
+                 give it here or in [defaults.{}])",
+                ind.id,
+                ind.domain.as_str()
+            ));
+        }
+    }
+    if ind.breakdowns.contains(&Breakdown::Group) && ind.group_name.is_none() {
+        push(format!(
+            "indicator `{}`: the `group` breakdown needs `group_name`",
+            ind.id
+        ));
+    }
+    for f in ind
+        .sql_file(dir)
+        .into_iter()
+        .chain(ind.benchmark_sql.as_ref().map(|b| dir.join(b)))
+    {
+        if !f.exists() {
+            push(format!(
+                "indicator `{}`: SQL file {} not found",
+                ind.id,
+                f.display()
+            ));
+        }
+    }
+    out
 }
 
 /// 1-based line of byte `offset` in `text`.
@@ -551,6 +572,48 @@ fn fill(v: &mut toml::Value, values: &[(String, toml::Value)]) {
         toml::Value::Array(a) => a.iter_mut().for_each(|x| fill(x, values)),
         toml::Value::Table(t) => t.iter_mut().for_each(|(_, x)| fill(x, values)),
         _ => {}
+    }
+}
+
+/// `cohort = { table = "hv_contacts", age_days = 30 }` (or `age_months = 30`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CohortSpec {
+    /// The curated table the children are known from.
+    pub table: String,
+    /// The age reached in the period, in days...
+    #[serde(default)]
+    pub age_days: Option<u32>,
+    /// ...or in months.
+    #[serde(default)]
+    pub age_months: Option<u32>,
+}
+
+impl CohortSpec {
+    /// The earliest birth date of a child who reached the age on `day`.
+    pub fn born_by(&self, day: chrono::NaiveDate) -> Option<chrono::NaiveDate> {
+        match (self.age_days, self.age_months) {
+            (Some(d), None) => day.checked_sub_days(chrono::Days::new(d as u64)),
+            (None, Some(m)) => day.checked_sub_months(chrono::Months::new(m)),
+            _ => None,
+        }
+    }
+
+    /// The age in words, for notes.
+    pub fn age(&self) -> String {
+        match (self.age_days, self.age_months) {
+            (Some(d), _) => format!("{d} days"),
+            (_, Some(m)) => format!("{m} months"),
+            _ => "?".into(),
+        }
+    }
+
+    /// A problem with the spec, for `validate`.
+    pub fn problem(&self) -> Option<&'static str> {
+        match (self.age_days, self.age_months) {
+            (Some(_), None) | (None, Some(_)) => None,
+            _ => Some("cohort needs exactly one of `age_days` and `age_months`"),
+        }
     }
 }
 

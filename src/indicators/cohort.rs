@@ -12,54 +12,11 @@
 //! quarter is observable when every period from the earliest birth in its cohort
 //! (its first day minus the age) to its last day was delivered.
 
-use chrono::{Months, NaiveDate};
-use serde::Deserialize;
+use chrono::NaiveDate;
 
-use super::catalogue::PeriodType;
-use super::engine::{Council, Row, is_own};
+use super::catalogue::{CohortSpec, PeriodType};
 use super::periods;
-
-/// `cohort = { table = "hv_contacts", age_days = 30 }` (or `age_months = 30`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct CohortSpec {
-    /// The curated table the children are known from.
-    pub table: String,
-    /// The age reached in the period, in days...
-    #[serde(default)]
-    pub age_days: Option<u32>,
-    /// ...or in months.
-    #[serde(default)]
-    pub age_months: Option<u32>,
-}
-
-impl CohortSpec {
-    /// The earliest birth date of a child who reached the age on `day`.
-    pub fn born_by(&self, day: NaiveDate) -> Option<NaiveDate> {
-        match (self.age_days, self.age_months) {
-            (Some(d), None) => day.checked_sub_days(chrono::Days::new(d as u64)),
-            (None, Some(m)) => day.checked_sub_months(Months::new(m)),
-            _ => None,
-        }
-    }
-
-    /// The age in words, for notes.
-    pub fn age(&self) -> String {
-        match (self.age_days, self.age_months) {
-            (Some(d), _) => format!("{d} days"),
-            (_, Some(m)) => format!("{m} months"),
-            _ => "?".into(),
-        }
-    }
-
-    /// A problem with the spec, for `validate`.
-    pub fn problem(&self) -> Option<&'static str> {
-        match (self.age_days, self.age_months) {
-            (Some(_), None) | (None, Some(_)) => None,
-            _ => Some("cohort needs exactly one of `age_days` and `age_months`"),
-        }
-    }
-}
+use super::row::{Council, Row, is_own};
 
 /// The days an extract covers: the ingested periods, adjacent ones merged.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -19,7 +19,7 @@ use datafusion::arrow::array::{Array, StringArray};
 use datafusion::prelude::SessionContext;
 
 use super::catalogue::{Indicator, PeriodType};
-use super::engine::{Council, Row};
+use super::row::{Council, Row};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 
@@ -222,65 +222,13 @@ pub fn files(
                 r.indicator_id, r.period_key
             )));
         };
-        let mut geo = [const { String::new() }; 10];
-        let [
-            level,
-            country_code,
-            country_name,
-            region_code,
-            region_nm,
-            new_la,
-            old_la,
-            la_name,
-            ward_code,
-            ward_name,
-        ] = &mut geo;
-        *country_code = "E92000001".into();
-        *country_name = "England".into();
-        let council_la = |region_code: &mut String,
-                          region_nm: &mut String,
-                          new_la: &mut String,
-                          old_la: &mut String,
-                          la_name: &mut String| {
-            *region_code = council.region_code.clone();
-            *region_nm = region_name.clone();
-            *new_la = council.code.clone();
-            *old_la = old_la_code
-                .map(str::to_string)
-                .or_else(|| places.get(&council.code).map(|p| p.old_la_code.clone()))
-                .unwrap_or_default();
-            *la_name = council.name.clone();
-        };
-        match r.area_type.as_str() {
-            "england" => *level = "National".into(),
-            "region" => {
-                *level = "Regional".into();
-                *region_code = r.area_code.clone();
-                *region_nm = r.area_name.clone();
-            }
-            "local_authority" if r.area_code == council.code => {
-                *level = "Local authority".into();
-                council_la(region_code, region_nm, new_la, old_la, la_name);
-            }
-            "local_authority" => {
-                *level = "Local authority".into();
-                let place = places.get(&r.area_code).cloned().unwrap_or_default();
-                *region_code = place.region_code;
-                *region_nm = place.region_name;
-                *new_la = r.area_code.clone();
-                *old_la = place.old_la_code;
-                *la_name = r.area_name.clone();
-            }
-            "ward" => {
-                *level = "Ward".into();
-                council_la(region_code, region_nm, new_la, old_la, la_name);
-                *ward_code = r.area_code.clone();
-                *ward_name = r.area_name.clone();
-            }
-            other => {
-                return Err(Error::internal(format!("unknown area type {other}")));
-            }
+        let geo = Places {
+            council,
+            region_name: &region_name,
+            old_la_code,
+            places,
         }
+        .geography(r)?;
         let symbol = r.status_symbol.as_deref();
         let int = |v: Option<i64>| v.map(|v| v.to_string());
         let num = |v: Option<f64>| v.map(|v| format!("{v}"));
@@ -325,6 +273,87 @@ pub fn files(
         });
     }
     Ok(out)
+}
+
+/// Where the council and other areas sit, for the open-data geography columns.
+struct Places<'a> {
+    council: &'a Council,
+    region_name: &'a str,
+    old_la_code: Option<&'a str>,
+    places: &'a HashMap<String, LaPlace>,
+}
+
+impl Places<'_> {
+    /// A row's geography columns: geographic level, country, region, local
+    /// authority (new and old codes, name) and ward, as its level needs them.
+    fn geography(&self, r: &Row) -> Result<[String; 10]> {
+        let Places {
+            council,
+            region_name,
+            old_la_code,
+            places,
+        } = *self;
+        let mut geo = [const { String::new() }; 10];
+        let [
+            level,
+            country_code,
+            country_name,
+            region_code,
+            region_nm,
+            new_la,
+            old_la,
+            la_name,
+            ward_code,
+            ward_name,
+        ] = &mut geo;
+        *country_code = "E92000001".into();
+        *country_name = "England".into();
+        let council_la = |region_code: &mut String,
+                          region_nm: &mut String,
+                          new_la: &mut String,
+                          old_la: &mut String,
+                          la_name: &mut String| {
+            *region_code = council.region_code.clone();
+            *region_nm = region_name.to_string();
+            *new_la = council.code.clone();
+            *old_la = old_la_code
+                .map(str::to_string)
+                .or_else(|| places.get(&council.code).map(|p| p.old_la_code.clone()))
+                .unwrap_or_default();
+            *la_name = council.name.clone();
+        };
+        match r.area_type.as_str() {
+            "england" => *level = "National".into(),
+            "region" => {
+                *level = "Regional".into();
+                *region_code = r.area_code.clone();
+                *region_nm = r.area_name.clone();
+            }
+            "local_authority" if r.area_code == council.code => {
+                *level = "Local authority".into();
+                council_la(region_code, region_nm, new_la, old_la, la_name);
+            }
+            "local_authority" => {
+                *level = "Local authority".into();
+                let place = places.get(&r.area_code).cloned().unwrap_or_default();
+                *region_code = place.region_code;
+                *region_nm = place.region_name;
+                *new_la = r.area_code.clone();
+                *old_la = place.old_la_code;
+                *la_name = r.area_name.clone();
+            }
+            "ward" => {
+                *level = "Ward".into();
+                council_la(region_code, region_nm, new_la, old_la, la_name);
+                *ward_code = r.area_code.clone();
+                *ward_name = r.area_name.clone();
+            }
+            other => {
+                return Err(Error::internal(format!("unknown area type {other}")));
+            }
+        }
+        Ok(geo)
+    }
 }
 
 /// The metadata file: every filter and indicator column with its label, unit

@@ -14,76 +14,10 @@ use super::catalogue::{Breakdown, Indicator, Kind};
 use super::cohort;
 use super::periods;
 use super::protect::{self, GapSource, Publication};
+use super::row::{Council, Row, polarity_str};
 use crate::disclosure::Policy;
 use crate::error::{Error, Result};
 use crate::stats::{self, Comparison, Interval, Polarity, Trend, Z95, Z998};
-
-/// The area the scorecard is for.
-#[derive(Debug, Clone)]
-pub struct Council {
-    pub code: String,
-    pub name: String,
-    pub region_code: String,
-    /// ONS codes of the comparator councils shown from the public files.
-    pub comparators: Vec<String>,
-}
-
-/// One scorecard row (the columns of shared/contracts.md), before publishing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    pub indicator_id: String,
-    pub indicator_name: String,
-    pub domain: String,
-    pub unit: String,
-    pub polarity: String,
-    pub period_key: String,
-    pub period: String,
-    pub period_start: chrono::NaiveDate,
-    pub period_end: chrono::NaiveDate,
-    pub area_type: String,
-    pub area_code: String,
-    pub area_name: String,
-    pub breakdown: String,
-    pub breakdown_value: String,
-    pub numerator: Option<i64>,
-    pub denominator: Option<i64>,
-    pub value: Option<f64>,
-    pub lower_95: Option<f64>,
-    pub upper_95: Option<f64>,
-    pub lower_998: Option<f64>,
-    pub upper_998: Option<f64>,
-    pub benchmark_area: Option<String>,
-    pub benchmark_value: Option<f64>,
-    pub comparison: String,
-    pub trend: String,
-    pub status_symbol: Option<String>,
-    /// Σ numerator² for means (not published).
-    pub numerator_sq: Option<f64>,
-}
-
-impl Row {
-    /// The published order: indicator, period, area, breakdown.
-    pub fn order_key(&self) -> [&str; 6] {
-        [
-            &self.indicator_id,
-            &self.period_key,
-            &self.area_type,
-            &self.area_code,
-            &self.breakdown,
-            &self.breakdown_value,
-        ]
-    }
-
-    /// Publish no figure for this row, only `symbol` (`c` suppressed, `x` not available).
-    pub fn withhold(&mut self, symbol: &str) {
-        self.numerator = None;
-        self.denominator = None;
-        self.value = None;
-        (self.lower_95, self.upper_95, self.lower_998, self.upper_998) = (None, None, None, None);
-        self.numerator_sq = None;
-        self.status_symbol = Some(symbol.to_string());
-    }
-}
 
 /// Column `name` of a result, cast to `ty` and downcast to its array type.
 fn col<A: Array + Clone + 'static>(b: &RecordBatch, name: &str, ty: DataType) -> Result<A> {
@@ -493,14 +427,6 @@ fn rows_from(
     Ok(out)
 }
 
-pub fn polarity_str(p: Polarity) -> &'static str {
-    match p {
-        Polarity::HigherIsBetter => "higher_is_better",
-        Polarity::LowerIsBetter => "lower_is_better",
-        Polarity::NotApplicable => "not_applicable",
-    }
-}
-
 /// Value and intervals from the counts.
 fn fill_values(kind: Kind, r: &mut Row) -> Result<()> {
     if r.status_symbol.is_some() {
@@ -628,12 +554,6 @@ fn gaps(ind: &Indicator, of_rows: &[Row]) -> Vec<Row> {
         out.push(r);
     }
     out
-}
-
-/// The council's own rows (from child-level data): its area and its wards, not
-/// comparator councils from the public files.
-pub fn is_own(r: &Row, council: &Council) -> bool {
-    r.area_type == "ward" || (r.area_type == "local_authority" && r.area_code == council.code)
 }
 
 /// Benchmark values and comparisons (England by default), and trends.
@@ -876,18 +796,27 @@ pub async fn compute(
 }
 
 /// Register `views/<name>.sql` as view `<name>` (shared building blocks, e.g. a
-/// child's outcomes), in file-name order.
+/// child's outcomes), each after the views it reads ([`views`]).
 pub async fn register_views(ctx: &SessionContext, sql_dir: &Path, council: &Council) -> Result<()> {
-    for (name, f, sql) in views(sql_dir, council)? {
-        ctx.sql(&format!("CREATE OR REPLACE VIEW {name} AS {sql}"))
+    for v in views(ctx, sql_dir, council)? {
+        ctx.sql(&format!("CREATE OR REPLACE VIEW {} AS {}", v.name, v.sql))
             .await
-            .map_err(|e| Error::config(&f, format!("view does not plan: {e}")))?;
+            .map_err(|e| Error::config(&v.file, format!("view does not plan: {e}")))?;
     }
     Ok(())
 }
 
-/// The views of `views/` in file-name order: `(name, file, rendered SQL)`.
-fn views(sql_dir: &Path, council: &Council) -> Result<Vec<(String, std::path::PathBuf, String)>> {
+/// One view of `views/`: its name (the file's stem), file and rendered SQL.
+struct View {
+    name: String,
+    file: std::path::PathBuf,
+    sql: String,
+}
+
+/// The views of `views/`, each after the views it reads (in file-name order
+/// otherwise), so a view may build on any other whatever their names. Views that
+/// read each other in a circle are refused, naming the circle.
+fn views(ctx: &SessionContext, sql_dir: &Path, council: &Council) -> Result<Vec<View>> {
     let dir = sql_dir.join("views");
     let Ok(rd) = std::fs::read_dir(&dir) else {
         return Ok(Vec::new());
@@ -897,18 +826,57 @@ fn views(sql_dir: &Path, council: &Council) -> Result<Vec<(String, std::path::Pa
         .filter(|p| p.extension().is_some_and(|e| e == "sql"))
         .collect();
     files.sort();
-    files
+    let mut pending = files
         .into_iter()
-        .map(|f| {
-            let name = f.file_stem().unwrap_or_default().to_string_lossy().to_string();
-            let text = std::fs::read_to_string(&f).map_err(|e| Error::config(&f, e.to_string()))?;
+        .map(|file| {
+            let name = file.file_stem().unwrap_or_default().to_string_lossy().to_string();
+            let text = std::fs::read_to_string(&file).map_err(|e| Error::config(&file, e.to_string()))?;
             let sql = render(&text, council).trim().trim_end_matches(';').to_string();
-            Ok((name, f, sql))
+            Ok(View { name, file, sql })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    let names: std::collections::HashSet<String> = pending.iter().map(|v| v.name.clone()).collect();
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let mut reads: HashMap<String, Vec<String>> = HashMap::new();
+    for v in &pending {
+        let statement = state
+            .sql_to_statement(&v.sql, &dialect)
+            .map_err(|e| Error::config(&v.file, format!("view does not parse: {e}")))?;
+        let tables = state
+            .resolve_table_references(&statement)
+            .map_err(|e| Error::config(&v.file, format!("view does not parse: {e}")))?;
+        let mut of: Vec<String> = tables
+            .iter()
+            .map(|t| t.table().to_string())
+            .filter(|t| names.contains(t) && *t != v.name)
+            .collect();
+        of.sort();
+        of.dedup();
+        reads.insert(v.name.clone(), of);
+    }
+    let mut ordered: Vec<View> = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let done: std::collections::HashSet<&str> = ordered.iter().map(|v| v.name.as_str()).collect();
+        let Some(next) = pending
+            .iter()
+            .position(|v| reads[&v.name].iter().all(|r| done.contains(r.as_str())))
+        else {
+            let circle: Vec<&str> = pending.iter().map(|v| v.name.as_str()).collect();
+            return Err(Error::config(
+                &pending[0].file,
+                format!(
+                    "these views read each other in a circle (or read one that does): {}",
+                    circle.join(", ")
+                ),
+            ));
+        };
+        ordered.push(pending.remove(next));
+    }
+    Ok(ordered)
 }
 
-/// Compute each view once, in file-name order, into a Parquet file under
+/// Compute each view once, after the views it reads, into a Parquet file under
 /// `scratch`, and register the file under the view's name: every indicator then
 /// reads the view's rows instead of evaluating its SQL again (as a plain view,
 /// `eyfsp_outcomes` was evaluated by each of 22 indicators). The files hold
@@ -921,7 +889,7 @@ pub async fn materialise_views(
 ) -> Result<()> {
     use datafusion::dataframe::DataFrameWriteOptions;
     use datafusion::prelude::ParquetReadOptions;
-    for (name, f, sql) in views(sql_dir, council)? {
+    for View { name, file: f, sql } in views(ctx, sql_dir, council)? {
         let started = std::time::Instant::now();
         let df = ctx
             .sql(&sql)
@@ -1040,8 +1008,9 @@ mod tests {
     }
 
     /// The shipped catalogue's indicators counted `from` one view share one
-    /// query (one pass): the 21 school-readiness indicators, the 6 ASQ-3 ones;
-    /// every other indicator has its own, and none is left out.
+    /// query (one pass): the 21 school-readiness indicators, the 6 ASQ-3 ones, the 6
+    /// health-visiting contacts by an age; every other indicator has its own, and
+    /// none is left out.
     #[test]
     fn indicators_from_one_view_are_computed_in_one_query() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/indicators");
@@ -1060,7 +1029,7 @@ mod tests {
             .filter(|q| q.indicators.len() > 1)
             .map(|q| (q.indicators.len(), q.indicators[0].id.as_str()))
             .collect();
-        assert_eq!(sizes, [(21, "sr_gld"), (6, "hv_asq_all_five")]);
+        assert_eq!(sizes, [(21, "sr_gld"), (6, "hv_asq_all_five"), (6, "hv_nbv_14d")]);
         let counted: usize = queries.iter().map(|q| q.indicators.len()).sum();
         let non_gap = catalogue.iter().filter(|i| i.kind != Kind::Gap).count();
         assert_eq!(counted, non_gap);

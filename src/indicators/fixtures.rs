@@ -34,7 +34,8 @@ use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 
 use super::catalogue::{self, Kind};
-use super::engine::{self, Row};
+use super::engine;
+use super::row::{self, Council, Row};
 use crate::config::Project;
 use crate::disclosure::Policy;
 use crate::error::{ConfigIssue, Error, Result};
@@ -412,7 +413,7 @@ fn check(e: &Expect, rows: &[Row], council_code: &str) -> Option<String> {
 fn published_rows(
     fx: &Fixture,
     catalogue: &[catalogue::Indicator],
-    council: &engine::Council,
+    council: &Council,
     file: &Path,
 ) -> Result<Vec<Row>> {
     fx.published
@@ -432,7 +433,7 @@ fn published_rows(
                 indicator_name: ind.name.clone(),
                 domain: ind.domain.as_str().into(),
                 unit: ind.kind.unit().into(),
-                polarity: engine::polarity_str(ind.polarity).into(),
+                polarity: row::polarity_str(ind.polarity).into(),
                 period_key: p.period.clone(),
                 period: period.label,
                 period_start: period.start,
@@ -545,20 +546,6 @@ pub async fn run_all(project: &Project) -> Result<Report> {
                 continue;
             }
         };
-        // Only the indicators the fixture checks (and what their gaps are built on).
-        let mut ids: Vec<String> = fx.expect.iter().map(|e| e.indicator.clone()).collect();
-        for i in &catalogue {
-            if ids.contains(&i.id)
-                && let (Kind::Gap, Some(g)) = (i.kind, &i.gap)
-            {
-                ids.push(g.of.clone());
-            }
-        }
-        let selected: Vec<catalogue::Indicator> = catalogue
-            .iter()
-            .filter(|i| ids.contains(&i.id))
-            .cloned()
-            .collect();
         for e in &fx.expect {
             if !catalogue.iter().any(|i| i.id == e.indicator) {
                 report.failures.push(Failure {
@@ -568,10 +555,6 @@ pub async fn run_all(project: &Project) -> Result<Report> {
             }
             tested.insert(e.indicator.clone());
         }
-        let policy = Policy {
-            threshold: fx.threshold,
-            symbol: project.disclosure.symbol.clone(),
-        };
         let target_issues = super::targets::check(&fx.targets, &catalogue, &file);
         if !target_issues.is_empty() {
             report.failures.extend(target_issues.into_iter().map(|i| Failure {
@@ -580,29 +563,7 @@ pub async fn run_all(project: &Project) -> Result<Report> {
             }));
             continue;
         }
-        let scratch = super::scratch(project)?;
-        let rows = if !fx.published.is_empty() {
-            published_rows(&fx, &catalogue, &council, &file)
-        } else {
-            match session(project, &fx, &file, scratch.path()).await {
-                Ok(ctx) => engine::compute(
-                    &ctx,
-                    &selected,
-                    &sql_dir,
-                    &council,
-                    &policy,
-                    None,
-                    engine::Workspace {
-                        scratch: scratch.path(),
-                        concurrent_queries: 1,
-                        progress: &crate::progress::Reporter::default(),
-                    },
-                )
-                .await
-                .map(|c| c.rows),
-                Err(e) => Err(e),
-            }
-        };
+        let rows = fixture_rows(project, &fx, &catalogue, &file).await;
         let rows = match rows {
             Ok(r) => r,
             Err(e) => {
@@ -639,4 +600,57 @@ pub async fn run_all(project: &Project) -> Result<Report> {
         .map(|i| i.id.clone())
         .collect();
     Ok(report)
+}
+
+/// The scorecard rows a fixture's checks read: its published rows as given, or
+/// the selected indicators (and what their gaps are built on) computed over its
+/// input tables.
+async fn fixture_rows(
+    project: &Project,
+    fx: &Fixture,
+    catalogue: &[catalogue::Indicator],
+    file: &Path,
+) -> Result<Vec<Row>> {
+    let council = super::council(project);
+    // Only the indicators the fixture checks (and what their gaps are built on).
+    let mut ids: Vec<String> = fx.expect.iter().map(|e| e.indicator.clone()).collect();
+    for i in catalogue {
+        if ids.contains(&i.id)
+            && let (Kind::Gap, Some(g)) = (i.kind, &i.gap)
+        {
+            ids.push(g.of.clone());
+        }
+    }
+    let selected: Vec<catalogue::Indicator> = catalogue
+        .iter()
+        .filter(|i| ids.contains(&i.id))
+        .cloned()
+        .collect();
+    let policy = Policy {
+        threshold: fx.threshold,
+        symbol: project.disclosure.symbol.clone(),
+    };
+    let scratch = super::scratch(project)?;
+    if !fx.published.is_empty() {
+        published_rows(fx, catalogue, &council, file)
+    } else {
+        match session(project, fx, file, scratch.path()).await {
+            Ok(ctx) => engine::compute(
+                &ctx,
+                &selected,
+                &super::dir(&project.dir),
+                &council,
+                &policy,
+                None,
+                engine::Workspace {
+                    scratch: scratch.path(),
+                    concurrent_queries: 1,
+                    progress: &crate::progress::Reporter::default(),
+                },
+            )
+            .await
+            .map(|c| c.rows),
+            Err(e) => Err(e),
+        }
+    }
 }

@@ -84,7 +84,7 @@ pub fn rows(catalogue: &[Indicator], policy: &Policy) -> Vec<Metadata> {
             numerator_definition: i.numerator_definition.clone(),
             denominator_definition: i.denominator_definition.clone(),
             unit: i.kind.unit(),
-            polarity: super::engine::polarity_str(i.polarity),
+            polarity: super::row::polarity_str(i.polarity),
             frequency: frequency(i.period_type),
             data_source: i.source.clone(),
             confidence_interval_method: interval_method(i.kind),

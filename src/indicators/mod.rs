@@ -11,6 +11,7 @@ pub mod periods;
 pub mod protect;
 pub mod publish;
 pub mod report;
+pub mod row;
 pub mod targets;
 pub mod udf;
 
@@ -24,15 +25,18 @@ use crate::config::Project;
 use crate::error::{ConfigIssue, Error, Result};
 use crate::storage::Storage;
 
-pub use engine::{Council, Row};
+pub use row::{Council, Row};
 
 /// FSM × sex cells add up to the FSM and sex rows: `((breakdown, value), its two fsm_sex values)`.
-pub const FSM_SEX_MARGINS: [((&str, &str), [&str; 2]); 4] = [
-    (("fsm", "FSM"), ["FSM boys", "FSM girls"]),
-    (("fsm", "Not FSM"), ["Not FSM boys", "Not FSM girls"]),
-    (("sex", "Boys"), ["FSM boys", "Not FSM boys"]),
-    (("sex", "Girls"), ["FSM girls", "Not FSM girls"]),
-];
+pub const FSM_SEX_MARGINS: [((&str, &str), [&str; 2]); 4] = {
+    let [fsm_boys, fsm_girls, not_fsm_boys, not_fsm_girls] = catalogue::FSM_SEX;
+    [
+        (("fsm", "FSM"), [fsm_boys, fsm_girls]),
+        (("fsm", "Not FSM"), [not_fsm_boys, not_fsm_girls]),
+        (("sex", "Boys"), [fsm_boys, not_fsm_boys]),
+        (("sex", "Girls"), [fsm_girls, not_fsm_girls]),
+    ]
+};
 
 /// Reference tables (all text columns, as the seeds ship).
 const REF_TABLES: &[(&str, &[&str])] = &[

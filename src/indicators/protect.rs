@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::engine::{Council, Row, is_own};
+use super::row::{Council, Row, is_own};
 use crate::disclosure::{self, Cell, Group, Policy, Previous};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
@@ -180,7 +180,8 @@ pub fn apply(
 ) -> Publication {
     let mut tables: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
-        if is_own(r, council) && r.unit != "percentage_points" {
+        // Gaps are not counts: they are hidden with the cells they are built on.
+        if is_own(r, council) && !gap_sources.contains_key(&r.indicator_id) {
             tables
                 .entry((r.indicator_id.clone(), r.period_key.clone()))
                 .or_default()
@@ -262,39 +263,45 @@ pub fn apply(
     state
 }
 
-/// Gaps built on a suppressed row are suppressed too.
+/// One cell of the scorecard: an indicator's value in a period, area and breakdown.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CellId {
+    indicator: String,
+    period: String,
+    area: String,
+    breakdown: String,
+    value: String,
+}
+
+/// Gaps (the indicators `gap_sources` names) built on a suppressed row are
+/// suppressed too.
 fn suppress_gaps(
     rows: &mut [Row],
     policy: &Policy,
     gap_sources: &HashMap<String, GapSource>,
     council: &Council,
 ) {
-    let hidden: HashSet<(String, String, String, String, String)> = rows
+    let hidden: HashSet<CellId> = rows
         .iter()
         .filter(|r| r.status_symbol.as_deref() == Some(policy.symbol.as_str()))
-        .map(|r| {
-            (
-                r.indicator_id.clone(),
-                r.period_key.clone(),
-                r.area_code.clone(),
-                r.breakdown.clone(),
-                r.breakdown_value.clone(),
-            )
+        .map(|r| CellId {
+            indicator: r.indicator_id.clone(),
+            period: r.period_key.clone(),
+            area: r.area_code.clone(),
+            breakdown: r.breakdown.clone(),
+            value: r.breakdown_value.clone(),
         })
         .collect();
-    for r in rows
-        .iter_mut()
-        .filter(|r| r.unit == "percentage_points" && is_own(r, council))
-    {
+    for r in rows.iter_mut().filter(|r| is_own(r, council)) {
         if let Some(g) = gap_sources.get(&r.indicator_id) {
             let hit = |(b, v): &(String, String)| {
-                hidden.contains(&(
-                    g.of.clone(),
-                    r.period_key.clone(),
-                    r.area_code.clone(),
-                    b.clone(),
-                    v.clone(),
-                ))
+                hidden.contains(&CellId {
+                    indicator: g.of.clone(),
+                    period: r.period_key.clone(),
+                    area: r.area_code.clone(),
+                    breakdown: b.clone(),
+                    value: v.clone(),
+                })
             };
             if hit(&g.minuend) || hit(&g.subtrahend) {
                 r.withhold(&policy.symbol);

@@ -10,7 +10,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use deltalake::operations::write::WriteBuilder;
 use deltalake::protocol::SaveMode;
 
-use super::engine::Row;
+use super::row::Row;
 use crate::check::date32;
 use crate::error::{Error, Result};
 use crate::storage::Storage;

@@ -24,8 +24,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::catalogue::{Indicator, Kind};
-use super::engine::Row;
 use super::periods;
+use super::row::Row;
 use crate::config::{Aim, TargetSpec};
 use crate::error::{ConfigIssue, Error, Result};
 use crate::stats::{self, Comparison, Interval, Polarity, Z95};
@@ -224,41 +224,49 @@ pub fn evaluate_all(
         .collect()
 }
 
+impl TargetRow {
+    /// The target's row before anything is assessed: `not_assessable`, no figures.
+    fn unassessed(spec: &TargetSpec, ind: &Indicator) -> TargetRow {
+        let (breakdown, breakdown_value) = spec.breakdown();
+        let unit = ind.kind.unit().to_string();
+        let change_unit = if unit == "percent" {
+            "percentage_points".to_string()
+        } else {
+            unit.clone()
+        };
+        TargetRow {
+            target: spec.label(),
+            indicator_id: ind.id.clone(),
+            indicator_name: ind.name.clone(),
+            breakdown: breakdown.into(),
+            breakdown_value: breakdown_value.into(),
+            aim: spec.aim,
+            target_value: spec.value,
+            unit,
+            baseline_period: spec.baseline.clone(),
+            baseline_value: None,
+            by_period: spec.by.clone(),
+            latest_period: None,
+            latest_value: None,
+            change: None,
+            change_lower_95: None,
+            change_upper_95: None,
+            change_unit,
+            significant: None,
+            change_direction: None,
+            trajectory_value: None,
+            trajectory: None,
+            comparison: None,
+            status: Status::NotAssessable,
+            wording: String::new(),
+        }
+    }
+}
+
 /// One target against the published rows (see the module's documentation).
 pub fn evaluate(spec: &TargetSpec, ind: &Indicator, rows: &[Row], council_code: &str) -> TargetRow {
-    let (breakdown, breakdown_value) = spec.breakdown();
-    let unit = ind.kind.unit().to_string();
-    let change_unit = if unit == "percent" {
-        "percentage_points".to_string()
-    } else {
-        unit.clone()
-    };
-    let mut out = TargetRow {
-        target: spec.label(),
-        indicator_id: ind.id.clone(),
-        indicator_name: ind.name.clone(),
-        breakdown: breakdown.into(),
-        breakdown_value: breakdown_value.into(),
-        aim: spec.aim,
-        target_value: spec.value,
-        unit: unit.clone(),
-        baseline_period: spec.baseline.clone(),
-        baseline_value: None,
-        by_period: spec.by.clone(),
-        latest_period: None,
-        latest_value: None,
-        change: None,
-        change_lower_95: None,
-        change_upper_95: None,
-        change_unit: change_unit.clone(),
-        significant: None,
-        change_direction: None,
-        trajectory_value: None,
-        trajectory: None,
-        comparison: None,
-        status: Status::NotAssessable,
-        wording: String::new(),
-    };
+    let mut out = TargetRow::unassessed(spec, ind);
+    let (unit, change_unit) = (out.unit.clone(), out.change_unit.clone());
     let (Some(base_p), Some(by_p)) = (
         periods::from_label(ind.period_type, &spec.baseline),
         periods::from_label(ind.period_type, &spec.by),

@@ -174,16 +174,22 @@ fn quintile_udf() -> ScalarUDF {
     )
 }
 
-fn dates(v: &ColumnarValue, rows: usize) -> Result<Vec<Option<chrono::NaiveDate>>> {
+/// `v` as days since 1970-01-01 (Date32), one per row.
+fn day_numbers(v: &ColumnarValue, rows: usize) -> Result<Date32Array> {
     let a = cast(&v.clone().into_array(rows)?, &DataType::Date32)?;
-    let a = a.as_any().downcast_ref::<Date32Array>().expect("date32");
-    Ok((0..a.len())
-        .map(|i| {
-            a.is_valid(i)
-                .then(|| epoch() + chrono::Duration::days(a.value(i) as i64))
-        })
-        .collect())
+    Ok(a.as_any().downcast_ref::<Date32Array>().expect("date32").clone())
 }
+
+/// A day number as a calendar date (`None` beyond chrono's range).
+fn date_of(days: i32) -> Option<chrono::NaiveDate> {
+    epoch().checked_add_signed(chrono::Duration::days(days as i64))
+}
+
+/// The day numbers chrono's calendar covers (every date SQL can hold is within).
+static CALENDAR: std::sync::LazyLock<std::ops::RangeInclusive<i64>> = std::sync::LazyLock::new(|| {
+    let day = |d: chrono::NaiveDate| (d - epoch()).num_days();
+    day(chrono::NaiveDate::MIN)..=day(chrono::NaiveDate::MAX)
+});
 
 fn epoch() -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")
@@ -199,26 +205,28 @@ fn rows_of(args: &[ColumnarValue]) -> usize {
 }
 
 /// `add_days(date, n)` and `add_months(date, n)` (calendar months, clamped to the month's end).
+/// Days are added to the day number directly; months go through the calendar.
 fn shift_udf(name: &'static str, months: bool) -> ScalarUDF {
     let f = move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
         let rows = rows_of(args);
-        let d = dates(&args[0], rows)?;
+        let d = day_numbers(&args[0], rows)?;
         let n = cast(&args[1].clone().into_array(rows)?, &DataType::Int64)?;
         let n = n.as_any().downcast_ref::<Int64Array>().expect("i64");
-        let out: Date32Array = (0..rows)
-            .map(|i| {
-                let (Some(d), true) = (d[i], n.is_valid(i)) else {
-                    return None;
-                };
-                let k = n.value(i);
-                let shifted = if months {
-                    if k >= 0 {
-                        d.checked_add_months(chrono::Months::new(k as u32))
-                    } else {
-                        d.checked_sub_months(chrono::Months::new((-k) as u32))
-                    }
+        let out: Date32Array = d
+            .iter()
+            .zip(n.iter())
+            .map(|(d, k)| {
+                let (d, k) = (d?, k?);
+                if !months {
+                    // Within chrono's calendar, as add_months (and SQL dates) are.
+                    let shifted = (d as i64).checked_add(k)?;
+                    return CALENDAR.contains(&shifted).then_some(shifted as i32);
+                }
+                let d = date_of(d)?;
+                let shifted = if k >= 0 {
+                    d.checked_add_months(chrono::Months::new(u32::try_from(k).ok()?))
                 } else {
-                    d.checked_add_signed(chrono::Duration::days(k))
+                    d.checked_sub_months(chrono::Months::new(u32::try_from(-k).ok()?))
                 };
                 shifted.map(|s| (s - epoch()).num_days() as i32)
             })
@@ -234,30 +242,50 @@ fn shift_udf(name: &'static str, months: bool) -> ScalarUDF {
     )
 }
 
+/// The first and last day numbers of quarter `q` of financial year `fy` (April–March).
+fn quarter_days(fy: i32, q: u32) -> Option<std::ops::RangeInclusive<i32>> {
+    let (year, month) = if q == 4 { (fy + 1, 1) } else { (fy, 3 * q + 1) };
+    let first = chrono::NaiveDate::from_ymd_opt(year, month, 1)?;
+    let next = first.checked_add_months(chrono::Months::new(3))?;
+    let day = |d: chrono::NaiveDate| (d - epoch()).num_days() as i32;
+    Some(day(first)..=day(next) - 1)
+}
+
 /// `fy_quarter(date)`: the financial-year quarter key, e.g. `2024-25-Q1` for May 2024.
 fn fy_quarter_udf() -> ScalarUDF {
     let f = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
         use chrono::Datelike;
         let rows = rows_of(args);
-        let d = dates(&args[0], rows)?;
-        // Millions of rows, a handful of quarters: each key is formatted once.
+        let d = day_numbers(&args[0], rows)?;
+        // Millions of rows, a handful of quarters: each key is formatted once, and a
+        // day in the last key's quarter (its first and last day numbers) takes it
+        // without a calendar lookup.
         let mut out = datafusion::arrow::array::StringBuilder::with_capacity(rows, rows * 10);
-        let mut last: Option<((i32, u32), String)> = None;
-        for d in d.iter() {
-            let Some(d) = d else {
+        let mut last: Option<(std::ops::RangeInclusive<i32>, String)> = None;
+        for day in d.iter() {
+            let Some(day) = day else {
                 out.append_null();
                 continue;
             };
-            let fy = if d.month() >= 4 { d.year() } else { d.year() - 1 };
-            let q = ((d.month() + 8) % 12) / 3 + 1;
-            match &last {
-                Some((k, s)) if *k == (fy, q) => out.append_value(s),
-                _ => {
-                    let s = format!("{fy}-{:02}-Q{q}", (fy + 1) % 100);
-                    out.append_value(&s);
-                    last = Some(((fy, q), s));
-                }
+            if let Some((span, key)) = &last
+                && span.contains(&day)
+            {
+                out.append_value(key);
+                continue;
             }
+            let Some(date) = date_of(day) else {
+                out.append_null();
+                continue;
+            };
+            let fy = if date.month() >= 4 {
+                date.year()
+            } else {
+                date.year() - 1
+            };
+            let q = ((date.month() + 8) % 12) / 3 + 1;
+            let key = format!("{fy}-{:02}-Q{q}", (fy + 1) % 100);
+            out.append_value(&key);
+            last = quarter_days(fy, q).map(|span| (span, key));
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     };
@@ -272,49 +300,71 @@ fn fy_quarter_udf() -> ScalarUDF {
 
 /// Register every startwell function with `ctx`.
 /// `key128(key)`: a pseudonymous key (64 lower-case hex digits, HMAC-SHA-256) as its
-/// first 128 bits, 16 bytes; any other text (the short labels of indicator test
-/// fixtures) as its own bytes. Joins, sorts and `DISTINCT`s over keys in views hold a
-/// fifth of the bytes of the hex text: at national size this took the scorecard's
-/// peak memory from 1.3 GiB to under 1 GiB. Two children share a 128-bit prefix
-/// with probability 2^-128 per pair (about 10^-25 among ten million children).
+/// first 128 bits, one 16-byte number (`Decimal128(38, 0)`, read as a signed
+/// big-endian integer: an opaque value to join, sort and count on, never shown);
+/// any other text (the short labels of indicator test fixtures) as the first 128
+/// bits of its SHA-256. Joins, sorts and `DISTINCT`s over keys in views hold a fifth
+/// of the bytes of the hex text, as a fixed-width number that DataFusion hashes and
+/// compares as one value (variable-length bytes took a third longer and twice the
+/// memory). Two children share a 128-bit prefix with probability 2^-128 per pair
+/// (about 10^-25 among ten million children).
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Key128 {
     signature: datafusion::logical_expr::Signature,
 }
 
+/// Each byte's value as a lower-case hex digit; 0xFF for any other byte.
+const HEX: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// The first 16 bytes of a 64-digit lower-case hex key; `None` for any other text.
+/// One table lookup a digit, no branch a digit (it runs on every key of a view).
 fn key_prefix(s: &str) -> Option<[u8; 16]> {
-    fn digit(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        }
-    }
-    let b = s.as_bytes();
-    if b.len() != 64 || !b.iter().all(|c| digit(*c).is_some()) {
-        return None;
-    }
+    let b: &[u8; 64] = s.as_bytes().try_into().ok()?;
     let mut out = [0u8; 16];
+    let mut bad = 0u8;
     for (i, o) in out.iter_mut().enumerate() {
-        *o = (digit(b[2 * i])? << 4) | digit(b[2 * i + 1])?;
+        let (hi, lo) = (HEX[b[2 * i] as usize], HEX[b[2 * i + 1] as usize]);
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0F);
     }
-    Some(out)
+    for c in &b[32..] {
+        bad |= HEX[*c as usize];
+    }
+    (bad & 0xF0 == 0).then_some(out)
 }
 
-fn key128_of<'a>(keys: impl Iterator<Item = Option<&'a str>>, rows: usize) -> ArrayRef {
-    let mut out = datafusion::arrow::array::BinaryBuilder::with_capacity(rows, rows * 16);
-    for k in keys {
-        match k {
-            Some(k) => match key_prefix(k) {
-                Some(p) => out.append_value(p),
-                None => out.append_value(k.as_bytes()),
-            },
-            None => out.append_null(),
-        }
-    }
-    Arc::new(out.finish())
+/// The key's value for `key128`: its first 128 bits, or those of its SHA-256 for
+/// any other text.
+fn key_value(k: &str) -> i128 {
+    let bytes = key_prefix(k).unwrap_or_else(|| {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(k.as_bytes());
+        digest[..16].try_into().expect("a SHA-256 digest has 32 bytes")
+    });
+    i128::from_be_bytes(bytes)
 }
+
+fn key128_of<'a>(keys: impl Iterator<Item = Option<&'a str>>) -> Result<ArrayRef> {
+    let out: datafusion::arrow::array::Decimal128Array = keys.map(|k| k.map(key_value)).collect();
+    Ok(Arc::new(out.with_precision_and_scale(KEY128_PRECISION, 0)?))
+}
+
+/// `key128`'s type: a 16-byte number (values use all 128 bits; the declared
+/// precision is the widest there is and is never checked against them).
+const KEY128_PRECISION: u8 = 38;
 
 impl datafusion::logical_expr::ScalarUDFImpl for Key128 {
     fn name(&self) -> &str {
@@ -324,16 +374,16 @@ impl datafusion::logical_expr::ScalarUDFImpl for Key128 {
         &self.signature
     }
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Binary)
+        Ok(DataType::Decimal128(KEY128_PRECISION, 0))
     }
     fn invoke_with_args(&self, args: datafusion::logical_expr::ScalarFunctionArgs) -> Result<ColumnarValue> {
         use datafusion::arrow::array::AsArray;
         let scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
         let a = args.args[0].clone().into_array(args.number_rows)?;
         let out = match a.data_type() {
-            DataType::Utf8View => key128_of(a.as_string_view().iter(), a.len()),
-            DataType::Utf8 => key128_of(a.as_string::<i32>().iter(), a.len()),
-            DataType::LargeUtf8 => key128_of(a.as_string::<i64>().iter(), a.len()),
+            DataType::Utf8View => key128_of(a.as_string_view().iter())?,
+            DataType::Utf8 => key128_of(a.as_string::<i32>().iter())?,
+            DataType::LargeUtf8 => key128_of(a.as_string::<i64>().iter())?,
             other => {
                 return Err(DataFusionError::Execution(format!(
                     "key128: expects a text key, got {other}"
@@ -469,12 +519,18 @@ mod tests {
             .await
             .unwrap();
         use datafusion::arrow::array::AsArray;
+        use sha2::Digest;
+        let first128 = |b: &[u8]| i128::from_be_bytes(b[..16].try_into().unwrap());
+        let prefix = first128(&hex::decode(key).unwrap());
+        let hashed = |t: &str| first128(&sha2::Sha256::digest(t.as_bytes()));
         for c in 0..2 {
-            let v = b[0].column(c).as_binary::<i32>();
-            assert_eq!(v.value(0), hex::decode(&key[..32]).unwrap().as_slice());
-            assert_eq!(v.value(1), b"K1");
-            assert_eq!(v.value(2), key.to_uppercase().as_bytes());
-            assert_eq!(v.value(3), &key.as_bytes()[1..]);
+            let v = b[0]
+                .column(c)
+                .as_primitive::<datafusion::arrow::datatypes::Decimal128Type>();
+            assert_eq!(v.value(0), prefix);
+            assert_eq!(v.value(1), hashed("K1"));
+            assert_eq!(v.value(2), hashed(&key.to_uppercase()));
+            assert_eq!(v.value(3), hashed(&key[1..]));
             assert!(v.is_null(4));
         }
     }

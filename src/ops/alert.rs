@@ -15,7 +15,7 @@ use super::status::SourceStatus;
 use crate::config::Project;
 use crate::config::ops::AlertFormat;
 use crate::ingest::Outcome;
-use crate::run::RunRecord;
+use crate::runtime::record::RunRecord;
 
 /// Something that needs a person.
 #[derive(Debug, Clone, Serialize)]
@@ -123,7 +123,7 @@ pub fn run_events(rec: &RunRecord) -> Vec<Event> {
             reason: f.message.clone(),
         })
         .collect();
-    if rec.status != crate::run::RunStatus::Succeeded {
+    if rec.status != crate::runtime::record::RunStatus::Succeeded {
         out.push(Event::RunFailed {
             run_id: rec.run_id.clone(),
             status: rec.status.to_string(),

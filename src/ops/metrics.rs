@@ -15,7 +15,7 @@ use prometheus_client::registry::Registry;
 
 use super::status::{SourceStatus, classify};
 use crate::config::Project;
-use crate::run::RunRecord;
+use crate::runtime::record::RunRecord;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
@@ -140,7 +140,7 @@ impl Metrics {
         self.run_duration.observe(rec.seconds);
         let now = Utc::now().timestamp() as f64;
         self.last_run_finished.set(now);
-        if rec.status == crate::run::RunStatus::Succeeded {
+        if rec.status == crate::runtime::record::RunStatus::Succeeded {
             self.last_success.set(now);
         }
         for s in &rec.sources {

@@ -1,9 +1,8 @@
-//! Operations: everything that lets a council leave startwell running unattended.
+//! Operations: the long-running service that lets a council leave startwell
+//! running unattended. It drives runs ([`crate::run`]) and watches them through
+//! their records; what a run itself stands on (clock, stop requests, lease, run
+//! record) is below, in [`crate::runtime`]; schedules are [`crate::schedule`].
 //!
-//! - [`clock`]: the wall clock, injectable for tests.
-//! - [`schedule`]: crontab expressions in a time zone, across clock changes; missed runs.
-//! - [`lease`]: the run lease in the store (never two runs at once).
-//! - [`shutdown`]: SIGTERM/SIGINT → a stop request honoured between files.
 //! - [`status`]: source freshness against cadence; recent run records.
 //! - [`alert`]: webhook alerts for failed runs, refused files, stale sources.
 //! - [`metrics`]: Prometheus metrics.
@@ -11,17 +10,16 @@
 //! - [`serve`]: the scheduler loop and the pipeline it drives.
 
 pub mod alert;
-pub mod clock;
 pub mod http;
-pub mod lease;
 pub mod metrics;
-pub mod schedule;
 pub mod serve;
-pub mod shutdown;
 pub mod status;
 
+/// The run lease, as the service reports it (`status`, `/readyz`).
+pub use crate::runtime::lease;
+
 use crate::config::Project;
-use crate::run::RunRecord;
+use crate::runtime::record::RunRecord;
 use crate::storage::Storage;
 
 /// After a run from the command line: alert its failures and refused files,

@@ -14,16 +14,16 @@ use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
 
 use super::alert::{self, Alerter};
-use super::clock::{SharedClock, SystemClock};
 use super::metrics::Metrics;
-use super::schedule::{MissedRuns, latest_due, missed_since};
-use super::shutdown::Shutdown;
 use super::status::{self, FreshState};
 use crate::config::Project;
 use crate::config::ops::Schedule;
 use crate::error::{Error, Result};
 use crate::pseudo::PseudoKey;
 use crate::run::{RunOptions, run_with_retries};
+use crate::runtime::clock::{SharedClock, SystemClock};
+use crate::runtime::shutdown::Shutdown;
+use crate::schedule::{MissedRuns, latest_due, missed_since};
 use crate::storage::Storage;
 
 /// A landing file as the arrival trigger compares it: (source, file, size, modified ms).
@@ -557,8 +557,8 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::clock::TokioClock;
-    use crate::ops::schedule::CronSpec;
+    use crate::runtime::clock::TokioClock;
+    use crate::schedule::CronSpec;
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

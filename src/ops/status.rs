@@ -5,12 +5,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use object_store::ObjectStoreExt;
 use serde::Serialize;
 
 use crate::config::Project;
 use crate::config::ops::Freshness;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::storage::Storage;
 
 /// A source's freshness against its cadence.
@@ -183,31 +182,8 @@ pub fn render_sources(rows: &[SourceStatus]) -> String {
     out
 }
 
-/// The most recent run records, newest first (run ids sort by start time).
-pub async fn recent_runs(storage: &Storage, limit: usize) -> Result<Vec<serde_json::Value>> {
-    let mut listed = storage.list("state/runs").await?;
-    listed.sort_by(|a, b| b.location.as_ref().cmp(a.location.as_ref()));
-    let mut out = Vec::new();
-    for m in listed
-        .iter()
-        .filter(|m| m.location.as_ref().ends_with(".json"))
-        .take(limit)
-    {
-        let bytes = storage
-            .store
-            .get(&m.location)
-            .await
-            .map_err(|e| Error::storage(m.location.to_string(), e))?
-            .bytes()
-            .await
-            .map_err(|e| Error::storage(m.location.to_string(), e))?;
-        match serde_json::from_slice::<serde_json::Value>(&bytes) {
-            Ok(v) => out.push(v),
-            Err(e) => tracing::warn!(record = %m.location, error = %e, "unreadable run record skipped"),
-        }
-    }
-    Ok(out)
-}
+// The run records, as `status` and `runs` show them.
+pub use crate::runtime::record::recent_runs;
 
 /// The table `startwell runs` prints.
 pub fn render_runs(runs: &[serde_json::Value]) -> String {

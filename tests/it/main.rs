@@ -8,6 +8,7 @@ mod identifiers;
 mod ingest;
 mod key;
 mod kill;
+mod layering;
 mod memory_store;
 mod ops;
 mod outputs;

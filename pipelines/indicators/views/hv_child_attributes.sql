@@ -6,25 +6,24 @@
 -- is counted in one ward, with that ward's own code and name, the same way by every
 -- indicator. Contacts on one day are ordered by file and line: the last one wins.
 --
--- Speed (2 million contacts): one ordering of all contacts, each row compared with
--- the previous and next by child, is several times faster in DataFusion than a
--- window PARTITIONed BY child; the text columns are cast to plain `Utf8` first,
--- because window functions over the lake's sliced `Utf8View` arrays copy them again
--- and again (8.3 s → 3.5 s at national size). For the join in hv_reached, which holds
--- every row of this view in memory, the child is its key128 (16 bytes, not 64 hex
--- digits) and the attributes are dictionary-encoded (4 bytes a value): together they
--- took the national scorecard's peak memory from 1.3 GiB to under 1 GiB. LAG and LEAD
--- take no frame; the ROWS frame is stated because the default RANGE frame cannot
--- order bytes.
-SELECT nhs_key, arrow_cast(sex, 'Dictionary(Int32, Utf8)') AS sex, arrow_cast(ethnic_group, 'Dictionary(Int32, Utf8)') AS ethnic_group, imd_quintile,
-       arrow_cast(ward_code, 'Dictionary(Int32, Utf8)') AS ward_code, arrow_cast(ward_name, 'Dictionary(Int32, Utf8)') AS ward_name,
+-- Speed and memory (2.6 million contacts): one ordering of all contacts, each row
+-- compared with the previous and next by child, is several times faster in
+-- DataFusion than a window PARTITIONed BY child. The sort holds every contact, so
+-- what it carries is small: the child is its key128 (16 bytes, not 64 hex digits)
+-- and the attributes are dictionary-encoded before it (4 bytes a value; window
+-- functions over the lake's sliced `Utf8View` arrays also copy them again and
+-- again). LAG and LEAD take no frame; the ROWS frame is stated because the default
+-- RANGE frame cannot order bytes. The date of birth is joined on in
+-- hv_child_history, not here, so this sort and that join never hold memory at once.
+SELECT nhs_key, sex, ethnic_group, imd_quintile, ward_code, ward_name,
        CASE WHEN LAG(nhs_key) OVER w = nhs_key THEN contact_date ELSE DATE '1900-01-01' END AS valid_from,
        CASE WHEN LEAD(nhs_key) OVER w = nhs_key THEN LEAD(contact_date) OVER w ELSE DATE '9999-12-31' END AS valid_to
 FROM (
-  SELECT key128(nhs_key) AS nhs_key, arrow_cast(sex, 'Utf8') AS sex,
-         arrow_cast(ethnic_group, 'Utf8') AS ethnic_group, imd_quintile,
-         arrow_cast(ward_code, 'Utf8') AS ward_code, arrow_cast(ward_name, 'Utf8') AS ward_name,
-         contact_date, arrow_cast(source_file, 'Utf8') AS source_file, source_line
+  SELECT key128(nhs_key) AS nhs_key, arrow_cast(sex, 'Dictionary(Int32, Utf8)') AS sex,
+         arrow_cast(ethnic_group, 'Dictionary(Int32, Utf8)') AS ethnic_group, imd_quintile,
+         arrow_cast(ward_code, 'Dictionary(Int32, Utf8)') AS ward_code,
+         arrow_cast(ward_name, 'Dictionary(Int32, Utf8)') AS ward_name,
+         contact_date, arrow_cast(source_file, 'Dictionary(Int32, Utf8)') AS source_file, source_line
   FROM hv_contacts
   WHERE contact_type <> 'antenatal'
 ) c

@@ -1,20 +1,23 @@
 -- Each child seen by health visiting, at each age a health-visiting cohort is taken
 -- at (30 and 56 days, 12, 15 and 30 months), in the quarter it reached that age
 -- (only quarters an extract was delivered for), with the attributes recorded on
--- that day (hv_child_attributes). One join serves every age and every indicator
--- of the hv_contact_by_age family; add an age here to use it there.
+-- that day: the hv_child_history row whose [valid_from, valid_to) holds the day
+-- (exactly one per child and age). The child's contact facts from hv_children come
+-- along, so the contact-by-age family (catalogue.toml) counts from this view in one pass; add an
+-- age here to use it there. Each age is a filtered scan: no join, nothing held in
+-- memory.
 WITH ages AS (
-  SELECT nhs_key, dob, '30d' AS age, add_days(dob, 30) AS reached FROM hv_children
-  UNION ALL SELECT nhs_key, dob, '56d' AS age, add_days(dob, 56) AS reached FROM hv_children
-  UNION ALL SELECT nhs_key, dob, '12m' AS age, add_months(dob, 12) AS reached FROM hv_children
-  UNION ALL SELECT nhs_key, dob, '15m' AS age, add_months(dob, 15) AS reached FROM hv_children
-  UNION ALL SELECT nhs_key, dob, '30m' AS age, add_months(dob, 30) AS reached FROM hv_children
-), cohort AS (
-  SELECT nhs_key, dob, age, reached, fy_quarter(reached) AS period
-  FROM ages
-  WHERE fy_quarter(reached) IN (SELECT period FROM hv_quarters)
+  SELECT '30d' AS age, h.*, add_days(dob, 30) AS reached FROM hv_child_history h
+  UNION ALL SELECT '56d' AS age, h.*, add_days(dob, 56) AS reached FROM hv_child_history h
+  UNION ALL SELECT '12m' AS age, h.*, add_months(dob, 12) AS reached FROM hv_child_history h
+  UNION ALL SELECT '15m' AS age, h.*, add_months(dob, 15) AS reached FROM hv_child_history h
+  UNION ALL SELECT '30m' AS age, h.*, add_months(dob, 30) AS reached FROM hv_child_history h
+), reached AS (
+  SELECT * FROM ages WHERE reached >= valid_from AND reached < valid_to
 )
-SELECT k.age, k.nhs_key, k.dob, k.reached, k.period,
-       a.sex, a.ethnic_group, a.imd_quintile, a.ward_code, a.ward_name
-FROM cohort k
-JOIN hv_child_attributes a ON a.nhs_key = k.nhs_key AND k.reached >= a.valid_from AND k.reached < a.valid_to
+SELECT age, nhs_key, dob, reached, fy_quarter(reached) AS period,
+       sex, ethnic_group, imd_quintile, ward_code, ward_name,
+       new_birth_visit_age_days, review_6_8_week_age_days, review_6_8_week_breastfeeding,
+       review_12_month_date, review_2_year_date
+FROM reached
+WHERE fy_quarter(reached) IN (SELECT period FROM hv_quarters)

@@ -9,9 +9,9 @@ pub mod xlsx;
 use std::collections::BTreeMap;
 
 use super::catalogue::{Domain, Indicator};
-use super::engine::{Council, Row};
 use super::metadata::Metadata;
 use super::periods;
+use super::row::{Council, Row};
 use crate::error::Result;
 use crate::stats::Comparison;
 use crate::storage::Storage;

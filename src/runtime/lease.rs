@@ -25,27 +25,11 @@ use tracing::{info, warn};
 
 use super::clock::SharedClock;
 use super::shutdown::Shutdown;
+use crate::config::ops::LeaseConfig;
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 
 const DIR: &str = "state/lease";
-
-#[derive(Debug, Clone, Copy)]
-pub struct LeaseConfig {
-    /// How long a lease lasts without renewal.
-    pub ttl: chrono::Duration,
-    /// How often the holder renews it.
-    pub renew_every: std::time::Duration,
-}
-
-impl Default for LeaseConfig {
-    fn default() -> Self {
-        LeaseConfig {
-            ttl: chrono::Duration::seconds(300),
-            renew_every: std::time::Duration::from_secs(60),
-        }
-    }
-}
 
 /// One generation of the lease, as stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -328,10 +312,39 @@ impl HeldLease {
     }
 }
 
+/// The run lease for `run_id`, or the error saying which run holds it.
+pub async fn acquire_for_run(
+    project: &crate::config::Project,
+    storage: &Storage,
+    run_id: &str,
+) -> Result<Lease> {
+    storage.check_put_if_absent(run_id).await?;
+    match try_acquire(
+        storage,
+        Arc::new(super::clock::SystemClock),
+        project.ops.lease,
+        run_id,
+    )
+    .await?
+    {
+        Acquire::Acquired(l) => Ok(l),
+        Acquire::Held(other) => Err(Error::LeaseHeld(format!(
+            "another run is in progress on {}: run {} on host {} (pid {}) holds the run lease until {} (renewed while it runs); this run did nothing",
+            storage.display(""),
+            other.purpose,
+            other.host,
+            other.pid,
+            other
+                .expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::clock::ManualClock;
+    use crate::runtime::clock::ManualClock;
 
     fn memory() -> Storage {
         Storage::open(std::path::Path::new("."), "memory://lease-test/").unwrap()
@@ -433,7 +446,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_held_lease_is_renewed_and_a_takeover_stops_the_run() {
         let storage = memory();
-        let clock: SharedClock = Arc::new(crate::ops::clock::TokioClock::starting_at(at(
+        let clock: SharedClock = Arc::new(crate::runtime::clock::TokioClock::starting_at(at(
             "2026-11-23T01:30:00Z",
         )));
         let Acquire::Acquired(a) = try_acquire(&storage, clock.clone(), cfg(), "run-a")
