@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::row::Unit;
 use crate::error::ConfigIssue;
 use crate::stats::Polarity;
 
@@ -62,12 +63,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn unit(self) -> &'static str {
+    pub fn unit(self) -> Unit {
         match self {
-            Kind::Proportion => "percent",
-            Kind::Mean => "mean",
-            Kind::Count => "count",
-            Kind::Gap => "percentage_points",
+            Kind::Proportion => Unit::Percent,
+            Kind::Mean => Unit::Mean,
+            Kind::Count => Unit::Count,
+            Kind::Gap => Unit::PercentagePoints,
         }
     }
 }

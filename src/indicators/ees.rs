@@ -19,7 +19,7 @@ use datafusion::arrow::array::{Array, StringArray};
 use datafusion::prelude::SessionContext;
 
 use super::catalogue::{Indicator, PeriodType};
-use super::row::{Council, Row};
+use super::row::{AreaType, Council, Row};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 
@@ -154,7 +154,7 @@ fn file_name(kind: PeriodType) -> &'static str {
 /// A breakdown's topic as a filter label: `Total`, `Sex`, `Free school meals`, …
 pub fn topic(breakdown: &str) -> String {
     match breakdown {
-        "all" => "Total".into(),
+        super::row::ALL => "Total".into(),
         "sex" => "Sex".into(),
         "fsm" => "Free school meals".into(),
         "fsm_sex" => "Free school meals by sex".into(),
@@ -207,7 +207,7 @@ pub fn files(
     let kinds: HashMap<&str, PeriodType> = catalogue.iter().map(|i| (i.id.as_str(), i.period_type)).collect();
     let region_name = rows
         .iter()
-        .find(|r| r.area_type == "region" && r.area_code == council.region_code)
+        .find(|r| r.area_type == AreaType::Region && r.area_code == council.region_code)
         .map(|r| r.area_name.clone())
         .or_else(|| places.get(&council.code).map(|p| p.region_name.clone()))
         .unwrap_or_default();
@@ -232,7 +232,7 @@ pub fn files(
         let symbol = r.status_symbol.as_deref();
         let int = |v: Option<i64>| v.map(|v| v.to_string());
         let num = |v: Option<f64>| v.map(|v| format!("{v}"));
-        let breakdown = if r.breakdown == "all" {
+        let breakdown = if r.is_total() {
             "Total".to_string()
         } else {
             r.breakdown_value.clone()
@@ -322,18 +322,18 @@ impl Places<'_> {
                 .unwrap_or_default();
             *la_name = council.name.clone();
         };
-        match r.area_type.as_str() {
-            "england" => *level = "National".into(),
-            "region" => {
+        match r.area_type {
+            AreaType::England => *level = "National".into(),
+            AreaType::Region => {
                 *level = "Regional".into();
                 *region_code = r.area_code.clone();
                 *region_nm = r.area_name.clone();
             }
-            "local_authority" if r.area_code == council.code => {
+            AreaType::LocalAuthority if r.area_code == council.code => {
                 *level = "Local authority".into();
                 council_la(region_code, region_nm, new_la, old_la, la_name);
             }
-            "local_authority" => {
+            AreaType::LocalAuthority => {
                 *level = "Local authority".into();
                 let place = places.get(&r.area_code).cloned().unwrap_or_default();
                 *region_code = place.region_code;
@@ -342,14 +342,11 @@ impl Places<'_> {
                 *old_la = place.old_la_code;
                 *la_name = r.area_name.clone();
             }
-            "ward" => {
+            AreaType::Ward => {
                 *level = "Ward".into();
                 council_la(region_code, region_nm, new_la, old_la, la_name);
                 *ward_code = r.area_code.clone();
                 *ward_name = r.area_name.clone();
-            }
-            other => {
-                return Err(Error::internal(format!("unknown area type {other}")));
             }
         }
         Ok(geo)

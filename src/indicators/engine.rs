@@ -14,7 +14,7 @@ use super::catalogue::{Breakdown, Indicator, Kind};
 use super::cohort;
 use super::periods;
 use super::protect::{self, GapSource, Publication};
-use super::row::{Council, Row, polarity_str};
+use super::row::{AreaType, Council, Row};
 use crate::disclosure::Policy;
 use crate::error::{Error, Result};
 use crate::stats::{self, Comparison, Interval, Polarity, Trend, Z95, Z998};
@@ -264,7 +264,7 @@ fn aggregate_sql(from: &str, measures: &[Measure], council: &Council) -> String 
 fn measure_rows(ind: &Indicator, j: usize, batches: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
     use datafusion::arrow::array::BooleanArray;
     use datafusion::arrow::datatypes::{Field, Schema};
-    let mut names: Vec<String> = vec!["all".into()];
+    let mut names: Vec<String> = vec![super::row::ALL.into()];
     names.extend(
         ind.breakdowns
             .iter()
@@ -371,13 +371,15 @@ fn rows_from(
                 indicator_id: ind.id.clone(),
                 indicator_name: ind.name.clone(),
                 domain: ind.domain.as_str().into(),
-                unit: ind.kind.unit().into(),
-                polarity: polarity_str(ind.polarity).into(),
+                unit: ind.kind.unit(),
+                polarity: ind.polarity,
                 period_key: key,
                 period: p.label,
                 period_start: p.start,
                 period_end: p.end,
-                area_type: at.value(i).into(),
+                area_type: AreaType::parse(at.value(i)).ok_or_else(|| {
+                    Error::internal(format!("{}: unknown area type `{}`", ind.id, at.value(i)))
+                })?,
                 area_code: ac.value(i).into(),
                 area_name: if opt(&an, i) {
                     an.value(i).into()
@@ -395,8 +397,8 @@ fn rows_from(
                 upper_998: None,
                 benchmark_area: None,
                 benchmark_value: None,
-                comparison: Comparison::NotCompared.as_str().into(),
-                trend: Trend::CannotBeCalculated.label(Polarity::NotApplicable).into(),
+                comparison: Comparison::NotCompared,
+                trend: Trend::CannotBeCalculated,
                 status_symbol: symbol
                     .as_ref()
                     .and_then(|s| opt(s, i).then(|| s.value(i).to_string())),
@@ -498,9 +500,10 @@ type RowPair<'a> = (Option<&'a Row>, Option<&'a Row>);
 /// Gap rows from the rows of the indicator it is a gap of (same period and area).
 fn gaps(ind: &Indicator, of_rows: &[Row]) -> Vec<Row> {
     let spec = ind.gap.as_ref().expect("gap indicators have a spec");
-    let mut by_key: BTreeMap<(String, String, String), RowPair> = BTreeMap::new();
+    // Keyed (and so ordered) by the published text, as before the area type was an enum.
+    let mut by_key: BTreeMap<(String, &'static str, String), RowPair> = BTreeMap::new();
     for r in of_rows {
-        let key = (r.period_key.clone(), r.area_type.clone(), r.area_code.clone());
+        let key = (r.period_key.clone(), r.area_type.as_str(), r.area_code.clone());
         let e = by_key.entry(key).or_default();
         if (r.breakdown.as_str(), r.breakdown_value.as_str())
             == (spec.minuend.0.as_str(), spec.minuend.1.as_str())
@@ -520,9 +523,9 @@ fn gaps(ind: &Indicator, of_rows: &[Row]) -> Vec<Row> {
         r.indicator_id = ind.id.clone();
         r.indicator_name = ind.name.clone();
         r.domain = ind.domain.as_str().into();
-        r.unit = Kind::Gap.unit().into();
-        r.polarity = polarity_str(ind.polarity).into();
-        r.breakdown = "all".into();
+        r.unit = Kind::Gap.unit();
+        r.polarity = ind.polarity;
+        r.breakdown = super::row::ALL.into();
         r.breakdown_value = "All".into();
         r.numerator = None;
         r.denominator = None;
@@ -560,7 +563,7 @@ fn gaps(ind: &Indicator, of_rows: &[Row]) -> Vec<Row> {
 pub fn compare_and_trend(rows: &mut [Row], catalogue: &[Indicator]) {
     let england: HashMap<(String, String, String, String), f64> = rows
         .iter()
-        .filter(|r| r.area_type == "england")
+        .filter(|r| r.area_type == AreaType::England)
         .filter_map(|r| {
             r.value.map(|v| {
                 (
@@ -576,7 +579,7 @@ pub fn compare_and_trend(rows: &mut [Row], catalogue: &[Indicator]) {
         })
         .collect();
     for r in rows.iter_mut() {
-        if r.area_type == "england" {
+        if r.area_type == AreaType::England {
             continue;
         }
         let key = (
@@ -598,9 +601,7 @@ pub fn compare_and_trend(rows: &mut [Row], catalogue: &[Indicator]) {
                     .lower_998
                     .zip(r.upper_998)
                     .map(|(l, u)| Interval { lower: l, upper: u });
-                r.comparison = stats::compare(*b, Interval { lower: l, upper: u }, wide, polarity)
-                    .as_str()
-                    .into();
+                r.comparison = stats::compare(*b, Interval { lower: l, upper: u }, wide, polarity);
             }
         }
     }
@@ -652,7 +653,7 @@ pub fn compare_and_trend(rows: &mut [Row], catalogue: &[Indicator]) {
             if let (true, Some(c)) = (consecutive, counts)
                 && let Ok(t) = stats::trend(&c)
             {
-                rows[i].trend = t.label(ind.polarity).into();
+                rows[i].trend = t;
             }
         }
     }
@@ -755,7 +756,7 @@ pub async fn compute(
             let (published, others): (Vec<Row>, Vec<Row>) = rows_from(ind, &batches, true, &mut notes)?
                 .into_iter()
                 .partition(|r| {
-                    r.area_type != "local_authority" || council.comparators.contains(&r.area_code)
+                    r.area_type != AreaType::LocalAuthority || council.comparators.contains(&r.area_code)
                 });
             rows.extend(published);
             spread.extend(others.into_iter().filter(|r| r.area_code != council.code));

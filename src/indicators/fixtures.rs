@@ -174,7 +174,7 @@ fn local_authority() -> String {
     "local_authority".into()
 }
 fn all() -> String {
-    "all".into()
+    row::ALL.into()
 }
 fn all_value() -> String {
     "All".into()
@@ -342,7 +342,7 @@ fn check(e: &Expect, rows: &[Row], council_code: &str) -> Option<String> {
         .filter(|r| {
             r.indicator_id == e.indicator
                 && r.period == e.period
-                && r.area_type == e.area_type
+                && r.area_type.as_str() == e.area_type
                 && code.as_ref().is_none_or(|c| &r.area_code == c)
                 && r.breakdown == e.breakdown
                 && r.breakdown_value == e.breakdown_value
@@ -397,14 +397,14 @@ fn check(e: &Expect, rows: &[Row], council_code: &str) -> Option<String> {
         }
     }
     if let Some(c) = &e.comparison
-        && &r.comparison != c
+        && r.comparison.as_str() != c
     {
-        diffs.push(format!("comparison `{}` (expected `{c}`)", r.comparison));
+        diffs.push(format!("comparison `{}` (expected `{c}`)", r.comparison.as_str()));
     }
     if let Some(t) = &e.trend
-        && &r.trend != t
+        && r.trend_label() != t
     {
-        diffs.push(format!("trend `{}` (expected `{t}`)", r.trend));
+        diffs.push(format!("trend `{}` (expected `{t}`)", r.trend_label()));
     }
     (!diffs.is_empty()).then(|| format!("{what}: {}", diffs.join(", ")))
 }
@@ -432,13 +432,13 @@ fn published_rows(
                 indicator_id: ind.id.clone(),
                 indicator_name: ind.name.clone(),
                 domain: ind.domain.as_str().into(),
-                unit: ind.kind.unit().into(),
-                polarity: row::polarity_str(ind.polarity).into(),
+                unit: ind.kind.unit(),
+                polarity: ind.polarity,
                 period_key: p.period.clone(),
                 period: period.label,
                 period_start: period.start,
                 period_end: period.end,
-                area_type: "local_authority".into(),
+                area_type: row::AreaType::LocalAuthority,
                 area_code: council.code.clone(),
                 area_name: council.name.clone(),
                 breakdown: p.breakdown.clone(),
@@ -452,8 +452,10 @@ fn published_rows(
                 upper_998: None,
                 benchmark_area: p.benchmark_value.map(|_| "England".into()),
                 benchmark_value: p.benchmark_value,
-                comparison: p.comparison.clone(),
-                trend: "cannot_be_calculated".into(),
+                comparison: crate::stats::Comparison::parse(&p.comparison).ok_or_else(|| {
+                    Error::config(file, format!("published: unknown comparison `{}`", p.comparison))
+                })?,
+                trend: crate::stats::Trend::CannotBeCalculated,
                 status_symbol: p.status_symbol.clone(),
                 numerator_sq: None,
             })

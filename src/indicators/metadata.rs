@@ -83,7 +83,7 @@ pub fn rows(catalogue: &[Indicator], policy: &Policy) -> Vec<Metadata> {
             rationale: i.rationale.clone(),
             numerator_definition: i.numerator_definition.clone(),
             denominator_definition: i.denominator_definition.clone(),
-            unit: i.kind.unit(),
+            unit: i.kind.unit().as_str(),
             polarity: super::row::polarity_str(i.polarity),
             frequency: frequency(i.period_type),
             data_source: i.source.clone(),

@@ -25,7 +25,7 @@ use crate::config::Project;
 use crate::error::{ConfigIssue, Error, Result};
 use crate::storage::Storage;
 
-pub use row::{Council, Row};
+pub use row::{AreaType, Council, Row, Unit};
 
 /// FSM × sex cells add up to the FSM and sex rows: `((breakdown, value), its two fsm_sex values)`.
 pub const FSM_SEX_MARGINS: [((&str, &str), [&str; 2]); 4] = {
@@ -420,9 +420,9 @@ pub fn headline(rows: &[Row], council: &Council) -> String {
         let own = || {
             rows.iter().filter(|r| {
                 r.indicator_id == *id
-                    && r.area_type == "local_authority"
+                    && r.area_type == AreaType::LocalAuthority
                     && r.area_code == council.code
-                    && r.breakdown == "all"
+                    && r.is_total()
             })
         };
         let latest = own()
@@ -433,13 +433,7 @@ pub fn headline(rows: &[Row], council: &Council) -> String {
             out.push_str(&format!("  {id:<22} no data\n"));
             continue;
         };
-        let unit = if r.unit == "percentage_points" {
-            " pp"
-        } else if r.unit == "percent" {
-            "%"
-        } else {
-            ""
-        };
+        let unit = r.unit.suffix();
         let value = match (r.value, r.lower_95, r.upper_95) {
             (Some(v), Some(l), Some(u)) => format!("{v:.1}{unit} ({l:.1}–{u:.1})"),
             (Some(v), _, _) => format!("{v:.1}{unit}"),
@@ -449,10 +443,7 @@ pub fn headline(rows: &[Row], council: &Council) -> String {
             ),
         };
         let bench = match r.benchmark_value {
-            Some(b) => format!(
-                "England {b:.1}{unit}: {}",
-                crate::stats::Comparison::parse(&r.comparison).map_or(r.comparison.as_str(), |c| c.wording())
-            ),
+            Some(b) => format!("England {b:.1}{unit}: {}", r.comparison.wording()),
             None => "no England value".to_string(),
         };
         out.push_str(&format!(

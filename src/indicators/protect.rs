@@ -41,7 +41,7 @@ pub struct Place {
 impl Place {
     fn of(r: &Row) -> Place {
         Place {
-            area_type: r.area_type.clone(),
+            area_type: r.area_type.as_str().to_string(),
             area_code: r.area_code.clone(),
             breakdown: r.breakdown.clone(),
             breakdown_value: r.breakdown_value.clone(),
@@ -139,12 +139,12 @@ fn relations(places: &[&Place]) -> Option<Vec<Group>> {
             .iter()
             .position(|p| p.area_type == "local_authority" && p.breakdown == bd && p.breakdown_value == v)
     };
-    let total = pos("all", "All")?;
+    let total = pos(super::row::ALL, "All")?;
     let mut by_breakdown: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (k, p) in places.iter().enumerate() {
         if p.area_type == "ward" {
             by_breakdown.entry("ward").or_default().push(k);
-        } else if p.breakdown != "all" {
+        } else if p.breakdown != super::row::ALL {
             by_breakdown.entry(&p.breakdown).or_default().push(k);
         }
     }
@@ -329,13 +329,13 @@ mod tests {
             indicator_id: "sr_gld".into(),
             indicator_name: "GLD".into(),
             domain: "school_readiness".into(),
-            unit: "percent".into(),
-            polarity: "higher_is_better".into(),
+            unit: crate::indicators::row::Unit::Percent,
+            polarity: crate::stats::Polarity::HigherIsBetter,
             period_key: "2024".into(),
             period: "2024/25".into(),
             period_start: d,
             period_end: d,
-            area_type: area_type.into(),
+            area_type: crate::indicators::row::AreaType::parse(area_type).expect("an area type"),
             area_code: area_code.into(),
             area_name: String::new(),
             breakdown: breakdown.into(),
@@ -349,8 +349,8 @@ mod tests {
             upper_998: None,
             benchmark_area: None,
             benchmark_value: None,
-            comparison: "not_compared".into(),
-            trend: "cannot_be_calculated".into(),
+            comparison: crate::stats::Comparison::NotCompared,
+            trend: crate::stats::Trend::CannotBeCalculated,
             status_symbol: None,
             numerator_sq: None,
         }

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use super::catalogue::{Indicator, Kind};
 use super::periods;
-use super::row::Row;
+use super::row::{AreaType, Row};
 use crate::config::{Aim, TargetSpec};
 use crate::error::{ConfigIssue, Error, Result};
 use crate::stats::{self, Comparison, Interval, Polarity, Z95};
@@ -183,7 +183,7 @@ fn own_rows<'a>(spec: &TargetSpec, rows: &'a [Row], council_code: &str) -> Vec<&
         .iter()
         .filter(|r| {
             r.indicator_id == spec.indicator
-                && r.area_type == "local_authority"
+                && r.area_type == AreaType::LocalAuthority
                 && r.area_code == council_code
                 && r.breakdown == b
                 && r.breakdown_value == v
@@ -191,14 +191,6 @@ fn own_rows<'a>(spec: &TargetSpec, rows: &'a [Row], council_code: &str) -> Vec<&
         .collect();
     own.sort_by_key(|r| r.period_start);
     own
-}
-
-fn unit_suffix(unit: &str) -> &'static str {
-    match unit {
-        "percent" => "%",
-        "percentage_points" => " pp",
-        _ => "",
-    }
 }
 
 fn withheld(r: &Row) -> &'static str {
@@ -228,12 +220,7 @@ impl TargetRow {
     /// The target's row before anything is assessed: `not_assessable`, no figures.
     fn unassessed(spec: &TargetSpec, ind: &Indicator) -> TargetRow {
         let (breakdown, breakdown_value) = spec.breakdown();
-        let unit = ind.kind.unit().to_string();
-        let change_unit = if unit == "percent" {
-            "percentage_points".to_string()
-        } else {
-            unit.clone()
-        };
+        let unit = ind.kind.unit();
         TargetRow {
             target: spec.label(),
             indicator_id: ind.id.clone(),
@@ -242,7 +229,7 @@ impl TargetRow {
             breakdown_value: breakdown_value.into(),
             aim: spec.aim,
             target_value: spec.value,
-            unit,
+            unit: unit.as_str().to_string(),
             baseline_period: spec.baseline.clone(),
             baseline_value: None,
             by_period: spec.by.clone(),
@@ -251,7 +238,7 @@ impl TargetRow {
             change: None,
             change_lower_95: None,
             change_upper_95: None,
-            change_unit,
+            change_unit: unit.of_change().as_str().to_string(),
             significant: None,
             change_direction: None,
             trajectory_value: None,
@@ -266,7 +253,7 @@ impl TargetRow {
 /// One target against the published rows (see the module's documentation).
 pub fn evaluate(spec: &TargetSpec, ind: &Indicator, rows: &[Row], council_code: &str) -> TargetRow {
     let mut out = TargetRow::unassessed(spec, ind);
-    let (unit, change_unit) = (out.unit.clone(), out.change_unit.clone());
+    let unit = ind.kind.unit();
     let (Some(base_p), Some(by_p)) = (
         periods::from_label(ind.period_type, &spec.baseline),
         periods::from_label(ind.period_type, &spec.by),
@@ -314,7 +301,7 @@ pub fn evaluate(spec: &TargetSpec, ind: &Indicator, rows: &[Row], council_code: 
     };
     out.baseline_value = Some(base_value);
     out.latest_value = Some(latest_value);
-    out.comparison = Some(latest.comparison.clone());
+    out.comparison = Some(latest.comparison.as_str().to_string());
 
     let change = change_since(ind, base, latest, base_value, latest_value);
     let d = latest_value - base_value;
@@ -331,7 +318,7 @@ pub fn evaluate(spec: &TargetSpec, ind: &Indicator, rows: &[Row], council_code: 
         latest,
         latest_value,
         at_by: latest.period == by_p.label,
-        unit: unit_suffix(&unit),
+        unit: unit.suffix(),
         wanted: wanted(spec, ind.polarity, base_value),
     };
     let assessed = match spec.aim {
@@ -365,7 +352,7 @@ pub fn evaluate(spec: &TargetSpec, ind: &Indicator, rows: &[Row], council_code: 
         "{} {latest_value:.1}{su} against {} {base_value:.1}{su}: {}; {assessment}",
         latest.period,
         spec.baseline,
-        change_text(spec.aim, base_value, d, change, unit_suffix(&change_unit)),
+        change_text(spec.aim, base_value, d, change, unit.of_change().suffix()),
         su = seen.unit,
     );
     out
@@ -472,7 +459,7 @@ impl Seen<'_> {
     /// `benchmark`: the latest comparison with England; `None` when there is none.
     fn benchmark_aim(&self) -> Option<(Status, String)> {
         let latest = self.latest;
-        let c = Comparison::parse(&latest.comparison)?;
+        let c = latest.comparison;
         let england = latest
             .benchmark_value
             .map(|b| format!("England {b:.1}{}, ", self.unit))

@@ -15,8 +15,9 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::{
     DOMAINS, Inputs, Overview, Row, SYMBOLS, Spine, breakdowns, comparison_of, council_series, domain_title,
-    interval_text, overview, spine, symbol_text, thousands, trend_text, unit_suffix, value_text,
+    interval_text, overview, spine, symbol_text, thousands, trend_text, value_text,
 };
+use crate::indicators::row::{ALL, AreaType, Unit};
 use crate::stats::{Comparison, Polarity};
 
 const CSS: &str = include_str!("report.css");
@@ -122,9 +123,9 @@ fn headline(inputs: &Inputs<'_>) -> Markup {
             }
             div.cards {
                 @for ind in &gaps {
-                    @let own = council_series(inputs.rows, ind, inputs.council, "all", "All");
+                    @let own = council_series(inputs.rows, ind, inputs.council, ALL, "All");
                     @let england: Vec<&Row> = {
-                        let mut e: Vec<&Row> = inputs.rows.iter().filter(|r| r.indicator_id == ind.id && r.area_type == "england" && r.breakdown == "all").collect();
+                        let mut e: Vec<&Row> = inputs.rows.iter().filter(|r| r.indicator_id == ind.id && r.area_type == AreaType::England && r.is_total()).collect();
                         e.sort_by_key(|r| r.period_start);
                         e
                     };
@@ -299,9 +300,9 @@ fn overview_section(overview: &[Overview<'_>]) -> Markup {
                                         td { (r.period) }
                                         td.num data-indicator=(o.indicator.id) data-period=(r.period) data-area=(r.area_code) data-value=(data_value(r)) { (value_text(r)) }
                                         td.num { (interval_text(r)) }
-                                        td.num { (r.benchmark_value.map(|b| format!("{b:.1}{}", unit_suffix(&r.unit))).unwrap_or_else(|| "–".into())) }
+                                        td.num { (r.benchmark_value.map(|b| format!("{b:.1}{}", r.unit.suffix())).unwrap_or_else(|| "–".into())) }
                                         td { (badge(comparison_of(r))) }
-                                        td { (trend_text(&r.trend)) }
+                                        td { (trend_text(r.trend_label())) }
                                         td { (sparkline(&o.series)) }
                                         td.num { (count_text(r)) }
                                     }
@@ -395,11 +396,11 @@ fn breakdown_label(b: &str) -> String {
 }
 
 /// Bars with 95% whiskers for each breakdown value, and the council's value as a line.
-fn bars(id: &str, rows: &[&Row], council_value: Option<f64>, unit: &str) -> Markup {
+fn bars(id: &str, rows: &[&Row], council_value: Option<f64>, unit: Unit) -> Markup {
     let row_h = 20.0;
     let (label_w, w) = (170.0, 560.0);
     let h = row_h * rows.len() as f64 + 8.0;
-    let mut hi: f64 = if unit == "percent" { 100.0 } else { 1.0 };
+    let mut hi: f64 = if unit == Unit::Percent { 100.0 } else { 1.0 };
     let mut lo: f64 = 0.0;
     for r in rows {
         for v in [r.value, r.upper_95, r.lower_95].into_iter().flatten() {
@@ -449,7 +450,7 @@ fn breakdown_section(inputs: &Inputs<'_>, overview: &[Overview<'_>]) -> Markup {
                             @for (b, rows) in &groups {
                                 div.group {
                                     h4 { (breakdown_label(b)) }
-                                    (bars(&format!("{} by {}", o.indicator.id, b), rows, o.latest.value, &o.latest.unit))
+                                    (bars(&format!("{} by {}", o.indicator.id, b), rows, o.latest.value, o.latest.unit))
                                 }
                             }
                         }
@@ -478,13 +479,13 @@ fn ward_section(inputs: &Inputs<'_>, overview: &[Overview<'_>]) -> Markup {
             inputs
                 .rows
                 .iter()
-                .any(|r| r.indicator_id == o.indicator.id && r.area_type == "ward")
+                .any(|r| r.indicator_id == o.indicator.id && r.area_type == AreaType::Ward)
         })
         .collect();
     let mut wards: Vec<(String, String)> = inputs
         .rows
         .iter()
-        .filter(|r| r.area_type == "ward")
+        .filter(|r| r.area_type == AreaType::Ward)
         .map(|r| (r.area_name.clone(), r.area_code.clone()))
         .collect();
     wards.sort();
@@ -493,7 +494,7 @@ fn ward_section(inputs: &Inputs<'_>, overview: &[Overview<'_>]) -> Markup {
     let by_cell: std::collections::HashMap<(&str, &str, &str), &Row> = inputs
         .rows
         .iter()
-        .filter(|r| r.area_type == "ward" && r.breakdown == "all")
+        .filter(|r| r.area_type == AreaType::Ward && r.is_total())
         .map(|r| {
             (
                 (

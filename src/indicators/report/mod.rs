@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use super::catalogue::{Domain, Indicator};
 use super::metadata::Metadata;
 use super::periods;
-use super::row::{Council, Row};
+use super::row::{AreaType, Council, Row, Unit};
 use crate::error::Result;
 use crate::stats::Comparison;
 use crate::storage::Storage;
@@ -77,7 +77,7 @@ pub fn council_series<'a>(
         .iter()
         .filter(|r| {
             r.indicator_id == ind.id
-                && r.area_type == "local_authority"
+                && r.area_type == AreaType::LocalAuthority
                 && r.area_code == council.code
                 && r.breakdown == breakdown
                 && r.breakdown_value == value
@@ -92,7 +92,7 @@ pub fn overview<'a>(rows: &'a [Row], catalogue: &'a [Indicator], council: &Counc
     catalogue
         .iter()
         .filter_map(|ind| {
-            let series = council_series(rows, ind, council, "all", "All");
+            let series = council_series(rows, ind, council, super::row::ALL, "All");
             let latest = *series.last()?;
             Some(Overview {
                 indicator: ind,
@@ -103,20 +103,11 @@ pub fn overview<'a>(rows: &'a [Row], catalogue: &'a [Indicator], council: &Counc
         .collect()
 }
 
-/// The unit as a suffix: `%`, ` pp`, or nothing.
-pub fn unit_suffix(unit: &str) -> &'static str {
-    match unit {
-        "percent" => "%",
-        "percentage_points" => " pp",
-        _ => "",
-    }
-}
-
 /// A value for people: `65.4%`, `21.6 pp`, `16.3`, `1,204`; or what the symbol means.
 pub fn value_text(r: &Row) -> String {
     match r.value {
-        Some(v) if r.unit == "count" => thousands(v.round() as i64),
-        Some(v) => format!("{v:.1}{}", unit_suffix(&r.unit)),
+        Some(v) if r.unit == Unit::Count => thousands(v.round() as i64),
+        Some(v) => format!("{v:.1}{}", r.unit.suffix()),
         None => symbol_text(r.status_symbol.as_deref()).to_string(),
     }
 }
@@ -172,7 +163,7 @@ pub const SYMBOLS: [(&str, &str); 5] = [
 ];
 
 pub fn comparison_of(r: &Row) -> Comparison {
-    Comparison::parse(&r.comparison).unwrap_or(Comparison::NotCompared)
+    r.comparison
 }
 
 /// A trend label in words: `increasing_getting_better` → "Increasing and getting better".
@@ -198,9 +189,9 @@ pub fn breakdowns<'a>(
     for r in rows.iter().filter(|r| {
         r.indicator_id == o.indicator.id
             && r.period_key == o.latest.period_key
-            && r.area_type == "local_authority"
+            && r.area_type == AreaType::LocalAuthority
             && r.area_code == council.code
-            && r.breakdown != "all"
+            && !r.is_total()
     }) {
         out.entry(r.breakdown.clone()).or_default().push(r);
     }
@@ -253,10 +244,7 @@ pub fn spine<'a>(
 fn spine_at(ind: &Indicator, own: &Row, spread: &[Row], rows: &[Row], council: &Council) -> Option<Spine> {
     let value = own.value?;
     let same = |r: &&Row| {
-        r.indicator_id == ind.id
-            && r.period_key == own.period_key
-            && r.breakdown == "all"
-            && r.value.is_some()
+        r.indicator_id == ind.id && r.period_key == own.period_key && r.is_total() && r.value.is_some()
     };
     let others: Vec<f64> = spread.iter().filter(same).filter_map(|r| r.value).collect();
     if others.len() < MIN_COUNCILS {
@@ -265,13 +253,13 @@ fn spine_at(ind: &Indicator, own: &Row, spread: &[Row], rows: &[Row], council: &
     let comparators: Vec<f64> = rows
         .iter()
         .filter(same)
-        .filter(|r| r.area_type == "local_authority" && council.comparators.contains(&r.area_code))
+        .filter(|r| r.area_type == AreaType::LocalAuthority && council.comparators.contains(&r.area_code))
         .filter_map(|r| r.value)
         .collect();
     let england = rows
         .iter()
         .filter(same)
-        .find(|r| r.area_type == "england")
+        .find(|r| r.area_type == AreaType::England)
         .and_then(|r| r.value);
     let lower_is_better = ind.polarity == crate::stats::Polarity::LowerIsBetter;
     let better = |v: &f64| if lower_is_better { *v < value } else { *v > value };

@@ -143,7 +143,7 @@ fn summary(ws: &mut Worksheet, inputs: &Inputs<'_>, f: &Formats) -> Result<()> {
             None => ws.write_string(row, 3, r.status_symbol.as_deref().unwrap_or("x")),
         }
         .map_err(x)?;
-        ws.write_string(row, 4, &r.unit).map_err(x)?;
+        ws.write_string(row, 4, r.unit.as_str()).map_err(x)?;
         for (col, v) in [(5, r.lower_95), (6, r.upper_95), (7, r.benchmark_value)] {
             if let Some(v) = v {
                 ws.write_number_with_format(row, col, v, &f.one_dp).map_err(x)?;
@@ -151,7 +151,7 @@ fn summary(ws: &mut Worksheet, inputs: &Inputs<'_>, f: &Formats) -> Result<()> {
         }
         ws.write_string_with_format(row, 8, c.wording(), &coloured)
             .map_err(x)?;
-        ws.write_string(row, 9, trend_text(&r.trend)).map_err(x)?;
+        ws.write_string(row, 9, trend_text(r.trend_label())).map_err(x)?;
         for (col, v) in [(10, r.numerator), (11, r.denominator)] {
             if let Some(v) = v {
                 ws.write_number_with_format(row, col, v as f64, &f.whole)
