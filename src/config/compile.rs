@@ -249,64 +249,11 @@ pub fn load_project(dir: &Path) -> Result<Project> {
     }
     let raw: Option<RawProject> = read_toml(&manifest, &mut issues);
 
-    let mut schemas: BTreeMap<String, (PathBuf, RawSchema)> = BTreeMap::new();
-    for path in toml_files(&dir.join("schemas"), &mut issues) {
-        if let Some(s) = read_toml::<RawSchema>(&path, &mut issues) {
-            let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-            if s.table != stem {
-                issues.push(
-                    &path,
-                    format!("table `{}` must match the file name `{stem}.toml`", s.table),
-                );
-            }
-            let mut seen = HashSet::new();
-            for c in &s.columns {
-                if !seen.insert(c.name.clone()) {
-                    issues.push(&path, format!("column `{}` is declared twice", c.name));
-                }
-            }
-            schemas.insert(s.table.clone(), (path, s));
-        }
-    }
-
-    let seeds_dir = raw
-        .as_ref()
-        .map(|r| dir.join(&r.ingest.seeds_dir))
-        .unwrap_or_else(|| dir.join("seeds"));
-    let seeds = match Seeds::load(&seeds_dir) {
-        Ok(s) => s,
-        Err(Error::Config(mut v)) => {
-            issues.0.append(&mut v);
-            Seeds::default()
-        }
-        Err(e) => {
-            issues.push(&seeds_dir, e.to_string());
-            Seeds::default()
-        }
-    };
-
+    let schemas = load_schemas(dir, &mut issues);
+    let seeds = load_seeds(raw.as_ref(), dir, &mut issues);
     let default_ratio = raw.as_ref().map(|r| r.ingest.max_reject_ratio).unwrap_or(0.05);
     if let Some(r) = &raw {
-        if !(0.0..=1.0).contains(&r.ingest.max_reject_ratio) {
-            issues.push(&manifest, "[ingest] max_reject_ratio must be between 0 and 1");
-        }
-        if r.ingest.batch_rows == 0 {
-            issues.push(&manifest, "[ingest] batch_rows must be at least 1");
-        }
-        if r.disclosure.threshold < 1 {
-            issues.push(&manifest, "[disclosure] threshold must be at least 1");
-        }
-        if let Some(code) = &r.council.old_la_code
-            && !(code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()))
-        {
-            issues.push(
-                &manifest,
-                format!("[council] old_la_code must be the DfE's three-digit LA number (e.g. \"999\"), not {code:?}"),
-            );
-        }
-        if r.council.area_code.trim().is_empty() {
-            issues.push(&manifest, "[council] area_code must not be empty");
-        }
+        check_settings(r, &manifest, &mut issues);
     }
 
     let ops = raw
@@ -358,6 +305,75 @@ pub fn load_project(dir: &Path) -> Result<Project> {
         retention: raw.retention,
         publish: raw.publish,
     })
+}
+
+/// `schemas/*.toml`, by table: each named after its file, no column twice.
+fn load_schemas(dir: &Path, issues: &mut Issues) -> BTreeMap<String, (PathBuf, RawSchema)> {
+    let mut schemas: BTreeMap<String, (PathBuf, RawSchema)> = BTreeMap::new();
+    for path in toml_files(&dir.join("schemas"), issues) {
+        if let Some(s) = read_toml::<RawSchema>(&path, issues) {
+            let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+            if s.table != stem {
+                issues.push(
+                    &path,
+                    format!("table `{}` must match the file name `{stem}.toml`", s.table),
+                );
+            }
+            let mut seen = HashSet::new();
+            for c in &s.columns {
+                if !seen.insert(c.name.clone()) {
+                    issues.push(&path, format!("column `{}` is declared twice", c.name));
+                }
+            }
+            schemas.insert(s.table.clone(), (path, s));
+        }
+    }
+    schemas
+}
+
+/// The seeds folder's reference data (empty, with the problems noted, when it
+/// cannot be read).
+fn load_seeds(raw: Option<&RawProject>, dir: &Path, issues: &mut Issues) -> Seeds {
+    let seeds_dir = raw
+        .map(|r| dir.join(&r.ingest.seeds_dir))
+        .unwrap_or_else(|| dir.join("seeds"));
+    match Seeds::load(&seeds_dir) {
+        Ok(s) => s,
+        Err(Error::Config(mut v)) => {
+            issues.0.append(&mut v);
+            Seeds::default()
+        }
+        Err(e) => {
+            issues.push(&seeds_dir, e.to_string());
+            Seeds::default()
+        }
+    }
+}
+
+/// The settings of `startwell.toml` that are checked on their own.
+fn check_settings(r: &RawProject, manifest: &Path, issues: &mut Issues) {
+    if !(0.0..=1.0).contains(&r.ingest.max_reject_ratio) {
+        issues.push(manifest, "[ingest] max_reject_ratio must be between 0 and 1");
+    }
+    if r.ingest.batch_rows == 0 {
+        issues.push(manifest, "[ingest] batch_rows must be at least 1");
+    }
+    if r.disclosure.threshold < 1 {
+        issues.push(manifest, "[disclosure] threshold must be at least 1");
+    }
+    if let Some(code) = &r.council.old_la_code
+        && !(code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()))
+    {
+        issues.push(
+            manifest,
+            format!(
+                "[council] old_la_code must be the DfE's three-digit LA number (e.g. \"999\"), not {code:?}"
+            ),
+        );
+    }
+    if r.council.area_code.trim().is_empty() {
+        issues.push(manifest, "[council] area_code must not be empty");
+    }
 }
 
 fn compile_source(
