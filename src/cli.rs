@@ -272,6 +272,13 @@ pub fn main() -> i32 {
     }
 }
 
+/// The project in `dir` and its storage root, as most commands start.
+fn open_project(dir: &Path) -> Result<(crate::config::Project, Storage)> {
+    let project = load_project(dir)?;
+    let storage = Storage::open(&project.dir, &project.storage_root)?;
+    Ok((project, storage))
+}
+
 async fn dispatch(cli: Cli) -> Result<()> {
     let project_dir = cli.project.clone();
     match cli.command {
@@ -411,8 +418,7 @@ async fn run_command(project_dir: PathBuf, opts: RunOptions) -> Result<()> {
 }
 
 async fn runs_command(project_dir: PathBuf, limit: usize, json: bool) -> Result<()> {
-    let project = load_project(&project_dir)?;
-    let storage = Storage::open(&project.dir, &project.storage_root)?;
+    let (_, storage) = open_project(&project_dir)?;
     let runs = crate::ops::status::recent_runs(&storage, limit).await?;
     if json {
         println!(
@@ -497,8 +503,7 @@ async fn infer_command(project_dir: PathBuf, args: InferArgs) -> Result<()> {
 
 async fn plan_command(project_dir: PathBuf, args: PlanArgs) -> Result<()> {
     let PlanArgs { source, files, json } = args;
-    let project = load_project(&project_dir)?;
-    let storage = Storage::open(&project.dir, &project.storage_root)?;
+    let (project, storage) = open_project(&project_dir)?;
     if let Some(s) = &source
         && !project.plan.sources.iter().any(|p| &p.name == s)
     {
@@ -536,8 +541,7 @@ async fn sql_command(project_dir: PathBuf, args: SqlArgs) -> Result<()> {
         out,
         as_of,
     } = args;
-    let project = load_project(&project_dir)?;
-    let storage = Storage::open(&project.dir, &project.storage_root)?;
+    let (_, storage) = open_project(&project_dir)?;
     let as_of = as_of.as_deref().map(crate::sql::AsOf::parse).transpose()?;
     let rows = crate::sql::run(&storage, &query, format, out.as_deref(), as_of).await?;
     if let Some(out) = &out {
@@ -550,8 +554,7 @@ async fn sql_command(project_dir: PathBuf, args: SqlArgs) -> Result<()> {
 
 async fn docs_command(project_dir: PathBuf, args: DocsArgs) -> Result<()> {
     let DocsArgs { out } = args;
-    let project = load_project(&project_dir)?;
-    let storage = Storage::open(&project.dir, &project.storage_root)?;
+    let (project, storage) = open_project(&project_dir)?;
     let out = out.unwrap_or_else(|| project.dir.join("startwell-docs"));
     let page = crate::docs::write(&project, &storage, &out).await?;
     println!("documentation: {}", page.display());
@@ -560,8 +563,7 @@ async fn docs_command(project_dir: PathBuf, args: DocsArgs) -> Result<()> {
 
 async fn demo_command(project_dir: PathBuf, args: DemoArgs) -> Result<()> {
     let DemoArgs { children, years } = args;
-    let project = load_project(&project_dir)?;
-    let storage = Storage::open(&project.dir, &project.storage_root)?;
+    let (project, storage) = open_project(&project_dir)?;
     let landing = demo_landing(&storage)?;
     let opts = crate::generate::Options {
         children,
@@ -619,8 +621,7 @@ async fn demo_command(project_dir: PathBuf, args: DemoArgs) -> Result<()> {
 
 async fn status_command(project_dir: PathBuf, args: StatusArgs) -> Result<()> {
     let StatusArgs { json } = args;
-    let project = load_project(&project_dir)?;
-    let storage = Storage::open(&project.dir, &project.storage_root)?;
+    let (project, storage) = open_project(&project_dir)?;
     let rows = crate::ops::status::sources(&project, &storage, chrono::Utc::now()).await?;
     if json {
         println!(

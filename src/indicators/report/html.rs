@@ -14,8 +14,8 @@
 use maud::{DOCTYPE, Markup, html};
 
 use super::{
-    DOMAINS, Inputs, Overview, Row, SYMBOLS, Spine, breakdowns, comparison_of, council_series, domain_title,
-    interval_text, overview, spine, symbol_text, thousands, trend_text, value_text,
+    DOMAINS, Inputs, Overview, Row, SYMBOLS, Spine, breakdowns, council_series, domain_title, interval_text,
+    overview, spine, symbol_text, thousands, trend_text, value_text,
 };
 use crate::indicators::row::{ALL, AreaType, Unit};
 use crate::stats::{Comparison, Polarity};
@@ -301,7 +301,7 @@ fn overview_section(overview: &[Overview<'_>]) -> Markup {
                                         td.num data-indicator=(o.indicator.id) data-period=(r.period) data-area=(r.area_code) data-value=(data_value(r)) { (value_text(r)) }
                                         td.num { (interval_text(r)) }
                                         td.num { (r.benchmark_value.map(|b| format!("{b:.1}{}", r.unit.suffix())).unwrap_or_else(|| "–".into())) }
-                                        td { (badge(comparison_of(r))) }
+                                        td { (badge(r.comparison)) }
                                         td { (trend_text(r.trend_label())) }
                                         td { (sparkline(&o.series)) }
                                         td.num { (count_text(r)) }
@@ -377,7 +377,7 @@ fn spine_section(inputs: &Inputs<'_>, overview: &[Overview<'_>]) -> Markup {
                                     td.num data-indicator=(o.indicator.id) data-period=(r.period) data-area=(r.area_code) data-value=(data_value(r)) { (value_text(r)) }
                                     td.num { (s.england.map(|e| format!("{e:.1}")).unwrap_or_else(|| "–".into())) }
                                     td.num { (format!("{:.1}", s.min)) }
-                                    td { (spine_chart(&o.indicator.id, s, o.indicator.polarity, comparison_of(r))) }
+                                    td { (spine_chart(&o.indicator.id, s, o.indicator.polarity, r.comparison)) }
                                     td.num { (format!("{:.1}", s.max)) }
                                     td.num { (s.rank) " of " (s.councils) }
                                     td.num { (s.comparator_rank) " of " (s.comparators) }

@@ -13,7 +13,6 @@ use super::metadata::Metadata;
 use super::periods;
 use super::row::{AreaType, Council, Row, Unit};
 use crate::error::Result;
-use crate::stats::Comparison;
 use crate::storage::Storage;
 
 /// `outputs/scorecard.xlsx` and `outputs/scorecard.html`, each one whole-object put.
@@ -161,10 +160,6 @@ pub const SYMBOLS: [(&str, &str); 5] = [
     ("u", "Low reliability (in the public files)."),
     ("low", "Rounds to zero but is not zero (in the public files)."),
 ];
-
-pub fn comparison_of(r: &Row) -> Comparison {
-    r.comparison
-}
 
 /// A trend label in words: `increasing_getting_better` → "Increasing and getting better".
 pub fn trend_text(trend: &str) -> String {

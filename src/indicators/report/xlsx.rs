@@ -7,7 +7,7 @@
 use datafusion::arrow::datatypes::DataType;
 use rust_xlsxwriter::{Color, ExcelDateTime, Format, FormatBorder, Workbook, Worksheet, XlsxError};
 
-use super::{DOMAINS, Inputs, SYMBOLS, comparison_of, domain_title, overview, trend_text};
+use super::{DOMAINS, Inputs, SYMBOLS, domain_title, overview, trend_text};
 use crate::error::{Error, Result};
 use crate::stats::Comparison;
 
@@ -127,7 +127,7 @@ fn summary(ws: &mut Worksheet, inputs: &Inputs<'_>, f: &Formats) -> Result<()> {
     let mut row = 4u32;
     for o in overview(inputs.rows, inputs.catalogue, inputs.council) {
         let r = o.latest;
-        let c = comparison_of(r);
+        let c = r.comparison;
         let (fill, font) = comparison_colours(c);
         let coloured = Format::new()
             .set_background_color(Color::RGB(fill))
