@@ -701,13 +701,33 @@ pub async fn compute(
         concurrent_queries,
         progress,
     } = work;
-    materialise_views(ctx, sql_dir, council, scratch).await?;
+    super::memory::release_freed();
+    let m = super::memory::mark(ctx);
+    tracing::debug!(
+        rss_mib = m.rss_mib,
+        rss_peak_mib = m.rss_peak_mib,
+        cpu_seconds = m.cpu_seconds,
+        "scorecard memory before the views"
+    );
+    let queries = queries(catalogue, sql_dir, council)?;
+    // Everything that reads the views but another view: the queries, the
+    // benchmark SQL and the cohort coverage scans.
+    let mut readers: Vec<String> = queries.iter().map(|q| q.sql.clone()).collect();
+    for ind in catalogue {
+        if let Some(b) = &ind.benchmark_sql {
+            let text = std::fs::read_to_string(sql_dir.join(b)).unwrap_or_default();
+            readers.push(ind.with_params(&render(&text, council)));
+        }
+        if let Some(spec) = &ind.cohort {
+            readers.push(format!("SELECT * FROM {}", spec.table));
+        }
+    }
+    materialise_views(ctx, sql_dir, council, scratch, &readers).await?;
     let mut rows: Vec<Row> = Vec::new();
     let mut spread: Vec<Row> = Vec::new();
     let mut gap_sources = HashMap::new();
     let mut coverage: HashMap<String, cohort::Coverage> = HashMap::new();
     let mut notes: Vec<String> = Vec::new();
-    let queries = queries(catalogue, sql_dir, council)?;
     progress.begin("scorecard", queries.len() as u64);
     // Up to `concurrent_queries` at once (results taken in catalogue order).
     let results = futures::stream::iter(queries.iter().map(|query| async move {
@@ -722,9 +742,16 @@ pub async fn compute(
         let ids: Vec<&str> = query.indicators.iter().map(|i| i.id.as_str()).collect();
         progress.message(&ids.join(", "));
         progress.advance(1);
+        // What this view or query freed goes back to the system before the next.
+        super::memory::release_freed();
+        let m = super::memory::mark(ctx);
         tracing::debug!(
             indicators = %ids.join(", "),
             seconds = took.as_secs_f64(),
+            pool_peak_mib = m.pool_peak_mib,
+            rss_mib = m.rss_mib,
+            rss_peak_mib = m.rss_peak_mib,
+            cpu_seconds = m.cpu_seconds,
             "indicators computed"
         );
         for (j, ind) in query.indicators.iter().enumerate() {
@@ -882,20 +909,35 @@ fn views(ctx: &SessionContext, sql_dir: &Path, council: &Council) -> Result<Vec<
 /// reads the view's rows instead of evaluating its SQL again (as a plain view,
 /// `eyfsp_outcomes` was evaluated by each of 22 indicators). The files hold
 /// pseudonymised keys like the lake; they live only as long as `scratch`.
+///
+/// A view read once in all of `readers` (the SQL that reads views: queries,
+/// benchmarks) and by no other view is not written: it is registered as a plain
+/// view, and DataFusion plans it into the one query that reads it, which saves
+/// writing and reading its rows again (`hv_reached`, 3 million rows at national
+/// size: about 1 s). A view that other views read stays written, so that each
+/// view's sorts and joins run, and hold memory, on their own.
 pub async fn materialise_views(
     ctx: &SessionContext,
     sql_dir: &Path,
     council: &Council,
     scratch: &Path,
+    readers: &[String],
 ) -> Result<()> {
     use datafusion::dataframe::DataFrameWriteOptions;
     use datafusion::prelude::ParquetReadOptions;
-    for View { name, file: f, sql } in views(ctx, sql_dir, council)? {
+    let views = views(ctx, sql_dir, council)?;
+    let inline = read_once(ctx, &views, readers);
+    for View { name, file: f, sql } in views {
         let started = std::time::Instant::now();
         let df = ctx
             .sql(&sql)
             .await
             .map_err(|e| Error::config(&f, format!("view does not plan: {e}")))?;
+        if inline.contains(&name) {
+            ctx.register_table(name.as_str(), df.into_view())?;
+            tracing::debug!(view = %name, "view planned into the one query that reads it");
+            continue;
+        }
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
         let path = scratch.join(format!("{name}.parquet"));
         let path_str = path.to_string_lossy().to_string();
@@ -925,9 +967,68 @@ pub async fn materialise_views(
             let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]])?;
             ctx.register_table(name.as_str(), std::sync::Arc::new(empty))?;
         }
-        tracing::debug!(view = %name, seconds = started.elapsed().as_secs_f64(), "view materialised");
+        // What this view or query freed goes back to the system before the next.
+        super::memory::release_freed();
+        let m = super::memory::mark(ctx);
+        tracing::debug!(
+            view = %name,
+            seconds = started.elapsed().as_secs_f64(),
+            pool_peak_mib = m.pool_peak_mib,
+            rss_mib = m.rss_mib,
+            rss_peak_mib = m.rss_peak_mib,
+            cpu_seconds = m.cpu_seconds,
+            "view materialised"
+        );
     }
     Ok(())
+}
+
+/// The views read exactly once in all of `readers`, and by no other view (see
+/// [`materialise_views`]). SQL that does not parse counts as reading every view.
+fn read_once(ctx: &SessionContext, views: &[View], readers: &[String]) -> std::collections::HashSet<String> {
+    let by_views: Vec<HashMap<String, usize>> = views.iter().map(|v| relations_read(ctx, &v.sql)).collect();
+    let by_readers: Vec<HashMap<String, usize>> = readers.iter().map(|r| relations_read(ctx, r)).collect();
+    views
+        .iter()
+        .enumerate()
+        .filter(|(i, v)| {
+            let count = |m: &HashMap<String, usize>| {
+                m.get(&v.name).copied().unwrap_or(0) + m.get("*").copied().unwrap_or(0)
+            };
+            let in_views: usize = by_views
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| j != i)
+                .map(|(_, m)| count(m))
+                .sum();
+            let in_readers: usize = by_readers.iter().map(count).sum();
+            in_views == 0 && in_readers == 1
+        })
+        .map(|(_, v)| v.name.clone())
+        .collect()
+}
+
+/// How many times `sql` reads each relation (by its last name part); when it
+/// does not parse, `"*"`: it may read any view, more than once.
+fn relations_read(ctx: &SessionContext, sql: &str) -> HashMap<String, usize> {
+    use datafusion::sql::parser::Statement;
+    let mut out = HashMap::new();
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    match state.sql_to_statement(sql, &dialect) {
+        Ok(Statement::Statement(statement)) => {
+            let _ = datafusion::sql::sqlparser::ast::visit_relations(&*statement, |name| {
+                if let Some(last) = name.0.last().and_then(|p| p.as_ident()) {
+                    *out.entry(last.value.to_lowercase()).or_insert(0) += 1;
+                }
+                std::ops::ControlFlow::<()>::Continue(())
+            });
+        }
+        _ => {
+            out.insert("*".to_string(), 2);
+        }
+    }
+    out
 }
 
 /// The periods delivered into `table`, as days covered.
@@ -1085,5 +1186,39 @@ mod tests {
                 ("2022/23", Some(140.0), None),
             ]
         );
+    }
+
+    #[test]
+    fn only_a_view_one_query_reads_once_is_planned_into_it() {
+        let ctx = SessionContext::new();
+        let view = |name: &str, sql: &str| View {
+            name: name.into(),
+            file: PathBuf::from(format!("views/{name}.sql")),
+            sql: sql.into(),
+        };
+        let views = [
+            view("base", "SELECT 1 AS x"),
+            // Read by another view: written, whatever reads it.
+            view("built_on", "SELECT * FROM base"),
+            // Read by one query, once.
+            view("once", "SELECT 2 AS x"),
+            // Read twice by one query, and by two queries.
+            view("twice", "SELECT 3 AS x"),
+            view("two_queries", "SELECT 4 AS x"),
+            // Named only in a comment and a string: not read.
+            view("unread", "SELECT 5 AS x"),
+        ];
+        let readers = [
+            "-- unread\nSELECT x, 'unread' FROM once JOIN built_on USING (x)".to_string(),
+            "SELECT * FROM twice UNION ALL SELECT * FROM twice".to_string(),
+            "WITH t AS (SELECT * FROM two_queries) SELECT * FROM t".to_string(),
+            "SELECT * FROM two_queries".to_string(),
+        ];
+        let mut got: Vec<String> = read_once(&ctx, &views, &readers).into_iter().collect();
+        got.sort();
+        assert_eq!(got, ["built_on", "once"]);
+        // SQL that does not parse may read anything: every view is written.
+        let unparsed = [readers[0].clone(), "SELECT FROM WHERE (".to_string()];
+        assert!(read_once(&ctx, &views, &unparsed).is_empty());
     }
 }

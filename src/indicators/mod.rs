@@ -6,6 +6,7 @@ pub mod cohort;
 pub mod ees;
 pub mod engine;
 pub mod fixtures;
+pub mod memory;
 pub mod metadata;
 pub mod periods;
 pub mod protect;
@@ -87,10 +88,12 @@ pub fn session(compute: &crate::config::Compute, scratch: &Path) -> Result<Sessi
     let runtime = RuntimeEnvBuilder::new()
         // Greedy (first come, first served), naming the largest consumers when
         // it runs out; a fair split starves a query's one big aggregation.
-        .with_memory_pool(Arc::new(TrackConsumersPool::new(
-            GreedyMemoryPool::new(limit),
-            std::num::NonZeroUsize::new(3).expect("3 > 0"),
-        )))
+        .with_memory_pool(Arc::new(memory::PeakPool::new(Arc::new(
+            TrackConsumersPool::new(
+                GreedyMemoryPool::new(limit),
+                std::num::NonZeroUsize::new(3).expect("3 > 0"),
+            ),
+        ))))
         .with_disk_manager_builder(
             DiskManagerBuilder::default()
                 .with_mode(DiskManagerMode::Directories(vec![scratch.to_path_buf()])),
