@@ -1,6 +1,8 @@
-//! Where the scorecard's memory goes: the query engine's pool with its
-//! high-water mark, and the process's own peak resident memory, both read (and
-//! reset) around each view and query for the `debug` log.
+//! Where the scorecard's memory goes, for the `debug` log around each view and
+//! query: the query engine's pool with its high-water mark (read and started
+//! again at each mark), the process's resident memory now and at its peak, and
+//! its CPU time; and [`release_freed`], which hands memory the allocator holds
+//! free back to the system between them.
 
 use std::fmt;
 use std::sync::Arc;
