@@ -701,7 +701,6 @@ pub async fn compute(
         concurrent_queries,
         progress,
     } = work;
-    super::memory::release_freed();
     let m = super::memory::mark(ctx);
     tracing::debug!(
         rss_mib = m.rss_mib,
@@ -710,18 +709,30 @@ pub async fn compute(
         "scorecard memory before the views"
     );
     let queries = queries(catalogue, sql_dir, council)?;
+    // Each benchmark's SQL, read once: (indicator, file, SQL).
+    let mut benchmarks = Vec::new();
+    for ind in catalogue.iter().filter(|i| i.kind != Kind::Gap) {
+        if let Some(b) = &ind.benchmark_sql {
+            let bpath = sql_dir.join(b);
+            let bsql = std::fs::read_to_string(&bpath).map_err(|e| Error::config(&bpath, e.to_string()))?;
+            let bsql = ind
+                .with_params(&render(&bsql, council))
+                .trim()
+                .trim_end_matches(';')
+                .to_string();
+            benchmarks.push((ind, bpath, bsql));
+        }
+    }
     // Everything that reads the views but another view: the queries, the
     // benchmark SQL and the cohort coverage scans.
     let mut readers: Vec<String> = queries.iter().map(|q| q.sql.clone()).collect();
-    for ind in catalogue {
-        if let Some(b) = &ind.benchmark_sql {
-            let text = std::fs::read_to_string(sql_dir.join(b)).unwrap_or_default();
-            readers.push(ind.with_params(&render(&text, council)));
-        }
-        if let Some(spec) = &ind.cohort {
-            readers.push(format!("SELECT * FROM {}", spec.table));
-        }
-    }
+    readers.extend(benchmarks.iter().map(|(_, _, sql)| sql.clone()));
+    readers.extend(
+        catalogue
+            .iter()
+            .filter_map(|i| i.cohort.as_ref())
+            .map(|spec| format!("SELECT * FROM {}", spec.table)),
+    );
     materialise_views(ctx, sql_dir, council, scratch, &readers).await?;
     let mut rows: Vec<Row> = Vec::new();
     let mut spread: Vec<Row> = Vec::new();
@@ -743,7 +754,6 @@ pub async fn compute(
         progress.message(&ids.join(", "));
         progress.advance(1);
         // What this view or query freed goes back to the system before the next.
-        super::memory::release_freed();
         let m = super::memory::mark(ctx);
         tracing::debug!(
             indicators = %ids.join(", "),
@@ -772,22 +782,17 @@ pub async fn compute(
             rows.extend(own);
         }
     }
-    for ind in catalogue.iter().filter(|i| i.kind != Kind::Gap) {
-        if let Some(b) = &ind.benchmark_sql {
-            let bpath = sql_dir.join(b);
-            let bsql = std::fs::read_to_string(&bpath).map_err(|e| Error::config(&bpath, e.to_string()))?;
-            let bsql = ind.with_params(&render(&bsql, council));
-            let batches = run_sql(ctx, bsql.trim().trim_end_matches(';'), &bpath).await?;
-            // England, the region and the comparators are published; every other
-            // council's public figure only places the council among all councils.
-            let (published, others): (Vec<Row>, Vec<Row>) = rows_from(ind, &batches, true, &mut notes)?
-                .into_iter()
-                .partition(|r| {
-                    r.area_type != AreaType::LocalAuthority || council.comparators.contains(&r.area_code)
-                });
-            rows.extend(published);
-            spread.extend(others.into_iter().filter(|r| r.area_code != council.code));
-        }
+    for (ind, bpath, bsql) in &benchmarks {
+        let batches = run_sql(ctx, bsql, bpath).await?;
+        // England, the region and the comparators are published; every other
+        // council's public figure only places the council among all councils.
+        let (published, others): (Vec<Row>, Vec<Row>) = rows_from(ind, &batches, true, &mut notes)?
+            .into_iter()
+            .partition(|r| {
+                r.area_type != AreaType::LocalAuthority || council.comparators.contains(&r.area_code)
+            });
+        rows.extend(published);
+        spread.extend(others.into_iter().filter(|r| r.area_code != council.code));
     }
     for ind in catalogue.iter().filter(|i| i.kind == Kind::Gap) {
         let spec = ind.gap.as_ref().expect("checked");
@@ -968,7 +973,6 @@ pub async fn materialise_views(
             ctx.register_table(name.as_str(), std::sync::Arc::new(empty))?;
         }
         // What this view or query freed goes back to the system before the next.
-        super::memory::release_freed();
         let m = super::memory::mark(ctx);
         tracing::debug!(
             view = %name,
@@ -986,8 +990,10 @@ pub async fn materialise_views(
 /// The views read exactly once in all of `readers`, and by no other view (see
 /// [`materialise_views`]). SQL that does not parse counts as reading every view.
 fn read_once(ctx: &SessionContext, views: &[View], readers: &[String]) -> std::collections::HashSet<String> {
-    let by_views: Vec<HashMap<String, usize>> = views.iter().map(|v| relations_read(ctx, &v.sql)).collect();
-    let by_readers: Vec<HashMap<String, usize>> = readers.iter().map(|r| relations_read(ctx, r)).collect();
+    let state = ctx.state();
+    let by_views: Vec<HashMap<String, usize>> =
+        views.iter().map(|v| relations_read(&state, &v.sql)).collect();
+    let by_readers: Vec<HashMap<String, usize>> = readers.iter().map(|r| relations_read(&state, r)).collect();
     views
         .iter()
         .enumerate()
@@ -1010,10 +1016,9 @@ fn read_once(ctx: &SessionContext, views: &[View], readers: &[String]) -> std::c
 
 /// How many times `sql` reads each relation (by its last name part); when it
 /// does not parse, `"*"`: it may read any view, more than once.
-fn relations_read(ctx: &SessionContext, sql: &str) -> HashMap<String, usize> {
+fn relations_read(state: &datafusion::execution::SessionState, sql: &str) -> HashMap<String, usize> {
     use datafusion::sql::parser::Statement;
     let mut out = HashMap::new();
-    let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
     match state.sql_to_statement(sql, &dialect) {
         Ok(Statement::Statement(statement)) => {

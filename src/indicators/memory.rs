@@ -72,11 +72,14 @@ impl MemoryPool for PeakPool {
     }
 }
 
-/// Memory in MiB at a mark: the engine pool's peak since the last mark (which
-/// starts again), and the process's resident set now and at its peak so far
-/// (Linux; `None` elsewhere). The step in the peak between two marks is what
-/// the work between them added to the process's high-water mark.
+/// Memory in MiB at a mark, taken after [`release_freed`] (so a mark between
+/// two steps also hands back what the first freed): the engine pool's peak
+/// since the last mark (which starts again), and the process's resident set
+/// now and at its peak so far (Linux; `None` elsewhere). The step in the peak
+/// between two marks is what the work between them added to the process's
+/// high-water mark.
 pub fn mark(ctx: &datafusion::prelude::SessionContext) -> Mark {
+    release_freed();
     let pool = ctx.runtime_env().memory_pool.clone();
     let pool_peak_mib = pool
         .downcast_ref::<PeakPool>()
@@ -133,7 +136,7 @@ fn status_mib(status: &str, key: &str) -> Option<f64> {
 /// resident while the next builds its own hash tables and sorts, and the
 /// peak would be the sum of the two. Called between views and queries, when
 /// the previous one's memory is all free; a few milliseconds each.
-pub fn release_freed() {
+fn release_freed() {
     // SAFETY: `mi_collect` takes no pointers; it only frees and decommits
     // memory no allocation refers to. Under another global allocator (the
     // tests) mimalloc holds nothing and it returns at once.
