@@ -99,7 +99,14 @@ pub fn session(compute: &crate::config::Compute, scratch: &Path) -> Result<Sessi
                 .with_mode(DiskManagerMode::Directories(vec![scratch.to_path_buf()])),
         )
         .build_arc()?;
-    let config = datafusion::prelude::SessionConfig::from_env()?;
+    let mut config = datafusion::prelude::SessionConfig::from_env()?;
+    if std::env::var_os("DATAFUSION_EXECUTION_SORT_IN_PLACE_THRESHOLD_BYTES").is_none() {
+        // A sort whose rows take under a quarter of the pool is sorted in place (its
+        // batches concatenated, then one sort) instead of each batch sorted and merged
+        // through the row format: the attribute history's sort of 2 million contacts
+        // (views/hv_child_attributes.sql) took 0.1 s less and 60-70 MiB less memory.
+        config.options_mut().execution.sort_in_place_threshold_bytes = limit / 4;
+    }
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     udf::register(&ctx);
     Ok(ctx)

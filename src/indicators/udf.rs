@@ -251,41 +251,61 @@ fn quarter_days(fy: i32, q: u32) -> Option<std::ops::RangeInclusive<i32>> {
     Some(day(first)..=day(next) - 1)
 }
 
+/// The quarter key of a day number and the quarter's first and last day numbers
+/// (`None` when they are beyond chrono's calendar); `None` beyond it.
+fn quarter_of(day: i32) -> Option<(Option<std::ops::RangeInclusive<i32>>, String)> {
+    use chrono::Datelike;
+    let date = date_of(day)?;
+    let fy = if date.month() >= 4 {
+        date.year()
+    } else {
+        date.year() - 1
+    };
+    let q = ((date.month() + 8) % 12) / 3 + 1;
+    let key = format!("{fy}-{:02}-Q{q}", (fy + 1) % 100);
+    Some((quarter_days(fy, q), key))
+}
+
 /// `fy_quarter(date)`: the financial-year quarter key, e.g. `2024-25-Q1` for May 2024.
 fn fy_quarter_udf() -> ScalarUDF {
     let f = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
-        use chrono::Datelike;
         let rows = rows_of(args);
         let d = day_numbers(&args[0], rows)?;
-        // Millions of rows, a handful of quarters: each key is formatted once, and a
-        // day in the last key's quarter (its first and last day numbers) takes it
-        // without a calendar lookup.
+        // Millions of rows, a handful of quarters, in any order (a view sorted by
+        // child has its dates at random): each quarter is formatted once per batch,
+        // and a day takes the key of the quarter that holds it, the last one used
+        // first, then by binary search over the quarters already seen.
         let mut out = datafusion::arrow::array::StringBuilder::with_capacity(rows, rows * 10);
-        let mut last: Option<(std::ops::RangeInclusive<i32>, String)> = None;
+        let mut seen: Vec<(std::ops::RangeInclusive<i32>, String)> = Vec::new();
+        let mut last = usize::MAX;
         for day in d.iter() {
             let Some(day) = day else {
                 out.append_null();
                 continue;
             };
-            if let Some((span, key)) = &last
+            if let Some((span, key)) = seen.get(last)
                 && span.contains(&day)
             {
                 out.append_value(key);
                 continue;
             }
-            let Some(date) = date_of(day) else {
-                out.append_null();
+            let at = seen.partition_point(|(span, _)| *span.end() < day);
+            if let Some((span, key)) = seen.get(at)
+                && span.contains(&day)
+            {
+                out.append_value(key);
+                last = at;
                 continue;
-            };
-            let fy = if date.month() >= 4 {
-                date.year()
-            } else {
-                date.year() - 1
-            };
-            let q = ((date.month() + 8) % 12) / 3 + 1;
-            let key = format!("{fy}-{:02}-Q{q}", (fy + 1) % 100);
-            out.append_value(&key);
-            last = quarter_days(fy, q).map(|span| (span, key));
+            }
+            match quarter_of(day) {
+                Some((Some(span), key)) => {
+                    out.append_value(&key);
+                    seen.insert(at, (span, key));
+                    last = at;
+                }
+                Some((None, key)) => out.append_value(&key),
+                None => out.append_null(),
+            }
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     };
