@@ -218,7 +218,15 @@ pub async fn ingest_file(
         progress: ctx.progress.clone(),
     };
     // The temporary copy (if any) lives until reading ends.
-    let producer = tokio::task::spawn_blocking(move || job.run(local.path(), &tx));
+    // The file is read on a blocking thread, whose heap keeps what the reading
+    // freed until the thread next allocates; it hands it back when done (a
+    // national first run: 242-258 -> 172-191 MiB resident when the scorecard
+    // starts, 563-578 -> 512-518 MiB peak, no change in time).
+    let producer = tokio::task::spawn_blocking(move || {
+        let read = job.run(local.path(), &tx);
+        crate::indicators::memory::release_freed();
+        read
+    });
     let metadata = serde_json::Map::from_iter(
         [
             ("startwell_file", lf.relative.clone()),

@@ -135,8 +135,10 @@ fn status_mib(status: &str, key: &str) -> Option<f64> {
 /// query that saves work, but what one query freed would otherwise still be
 /// resident while the next builds its own hash tables and sorts, and the
 /// peak would be the sum of the two. Called between views and queries, when
-/// the previous one's memory is all free; a few milliseconds each.
-fn release_freed() {
+/// the previous one's memory is all free, and by ingest's reading thread when a
+/// file is read (`ingest`); a few milliseconds each. It frees what the calling
+/// thread's heap holds, and what any thread returned to mimalloc's arenas.
+pub(crate) fn release_freed() {
     // SAFETY: `mi_collect` takes no pointers; it only frees and decommits
     // memory no allocation refers to. Under another global allocator (the
     // tests) mimalloc holds nothing and it returns at once.
