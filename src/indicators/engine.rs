@@ -940,14 +940,16 @@ pub async fn materialise_views(
             .sql(&sql)
             .await
             .map_err(|e| Error::config(&f, format!("view does not plan: {e}")))?;
-        if inline.contains(&name) {
+        let planned_in = if inline.contains(&name) {
+            Some("the one query that reads it")
+        } else if projects_one_table(df.logical_plan()) {
+            Some("each query that reads it (it only projects and filters one table)")
+        } else {
+            None
+        };
+        if let Some(readers) = planned_in {
             ctx.register_table(name.as_str(), df.into_view())?;
-            tracing::debug!(view = %name, "view planned into the one query that reads it");
-            continue;
-        }
-        if projects_one_table(df.logical_plan()) {
-            ctx.register_table(name.as_str(), df.into_view())?;
-            tracing::debug!(view = %name, "view planned into each query that reads it (it only projects and filters one table)");
+            tracing::debug!(view = %name, "view planned into {readers}");
             continue;
         }
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());

@@ -251,8 +251,9 @@ fn quarter_days(fy: i32, q: u32) -> Option<std::ops::RangeInclusive<i32>> {
     Some(day(first)..=day(next) - 1)
 }
 
-/// The quarter key of a day number and the quarter's first and last day numbers
-/// (`None` when they are beyond chrono's calendar); `None` beyond it.
+/// The quarter key of a day number, with the quarter's first and last day
+/// numbers (`None` for a quarter that runs past chrono's calendar); `None` for a
+/// day beyond that calendar.
 fn quarter_of(day: i32) -> Option<(Option<std::ops::RangeInclusive<i32>>, String)> {
     use chrono::Datelike;
     let date = date_of(day)?;
@@ -283,13 +284,10 @@ fn fy_quarter_udf() -> ScalarUDF {
                 out.append_null();
                 continue;
             };
-            if let Some((span, key)) = seen.get(last)
-                && span.contains(&day)
-            {
-                out.append_value(key);
-                continue;
-            }
-            let at = seen.partition_point(|(span, _)| *span.end() < day);
+            let at = match seen.get(last) {
+                Some((span, _)) if span.contains(&day) => last,
+                _ => seen.partition_point(|(span, _)| *span.end() < day),
+            };
             if let Some((span, key)) = seen.get(at)
                 && span.contains(&day)
             {
