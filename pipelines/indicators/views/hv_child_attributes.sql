@@ -15,8 +15,9 @@
 -- narrow as its values allow (1- and 2-byte dictionary keys, an 8-bit quintile, a
 -- 32-bit line number: 25 bytes a contact fewer, the sort's memory 245 → 157 MiB at
 -- national size); the published types come back after it. LAG and LEAD take no
--- frame; the ROWS frame is stated because the default RANGE frame cannot order bytes. The date of birth is joined on in
--- hv_child_history, not here, so this sort and that join never hold memory at once.
+-- frame; the ROWS frame is stated because the default RANGE frame cannot order
+-- bytes. The date of birth is joined on in hv_child_history, not here, so this sort
+-- and that join never hold memory at once.
 SELECT nhs_key,
        arrow_cast(sex, 'Dictionary(Int32, Utf8)') AS sex,
        arrow_cast(ethnic_group, 'Dictionary(Int32, Utf8)') AS ethnic_group,
