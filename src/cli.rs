@@ -258,7 +258,7 @@ pub fn main() -> i32 {
     init_logging(cli.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .on_thread_park(crate::indicators::memory::release_freed_when_idle)
+        .on_thread_park(crate::heap::release_freed_when_idle)
         // A blocking thread (file reads and writes) idle for this long ends, and
         // what its heap held goes back to the system: the query engine frees
         // the buffers it read on other threads, and the idle owner would keep

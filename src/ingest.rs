@@ -224,7 +224,7 @@ pub async fn ingest_file(
     // starts, 563-578 -> 512-518 MiB peak, no change in time).
     let producer = tokio::task::spawn_blocking(move || {
         let read = job.run(local.path(), &tx);
-        crate::indicators::memory::release_freed();
+        crate::heap::release_freed();
         read
     });
     let metadata = serde_json::Map::from_iter(

@@ -29,6 +29,7 @@ pub mod disclosure;
 pub mod docs;
 pub mod error;
 pub mod generate;
+pub mod heap;
 pub mod indicators;
 pub mod infer;
 pub mod ingest;
