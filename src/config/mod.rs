@@ -118,7 +118,8 @@ pub struct Compute {
     /// Memory the query engine may hold for sorts, aggregations and joins
     /// (e.g. `"1 GiB"`, `"2 GiB"`); beyond it, sorts and aggregations spill to
     /// `scratch_dir`, and a query that still cannot fit fails the run, naming
-    /// this setting. A national-size lake needs about 512 MiB.
+    /// this setting. A national-size lake runs with 160 MiB, spilling (its joins
+    /// need most of that); the default leaves room for more years of deliveries.
     #[serde(default = "default_memory_limit")]
     pub memory_limit: bytesize::ByteSize,
     /// Where the views computed once per run and any spill files are written
