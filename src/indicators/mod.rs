@@ -556,7 +556,7 @@ pub async fn record_fingerprint(storage: &Storage, fingerprint: &str, run_id: &s
 
 #[cfg(test)]
 mod tests {
-    use datafusion::arrow::array::{Array, Int64Array, StringArray};
+    use datafusion::arrow::array::{Int64Array, StringArray};
     use datafusion::arrow::compute::concat_batches;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::arrow::record_batch::RecordBatch;
@@ -595,7 +595,10 @@ mod tests {
         MemTable::try_new(schema, partitions).unwrap()
     }
 
-    async fn rows_and_plan(limit: bytesize::ByteSize, sql: &str) -> (RecordBatch, String) {
+    /// The query's rows under `limit`, and whether any of its operators spilled
+    /// doing so (from the metrics of that same execution).
+    async fn rows_and_spilled(limit: bytesize::ByteSize, sql: &str) -> (RecordBatch, bool) {
+        use datafusion::physical_plan::display::DisplayableExecutionPlan;
         let scratch = tempfile::tempdir().unwrap();
         let compute = crate::config::Compute {
             memory_limit: limit,
@@ -603,42 +606,16 @@ mod tests {
         };
         let ctx = session(&compute, scratch.path()).unwrap();
         ctx.register_table("t", Arc::new(table())).unwrap();
-        let df = ctx.sql(sql).await.unwrap();
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        let rows = concat_batches(&schema, &df.collect().await.unwrap()).unwrap();
-        let explained = ctx
-            .sql(&format!("EXPLAIN ANALYZE {sql}"))
-            .await
-            .unwrap()
-            .collect()
+        let plan = ctx.sql(sql).await.unwrap().create_physical_plan().await.unwrap();
+        let batches = datafusion::physical_plan::collect(plan.clone(), ctx.task_ctx())
             .await
             .unwrap();
-        let plan = explained
-            .iter()
-            .flat_map(|b| {
-                let a = b
-                    .column(1)
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .unwrap()
-                    .clone();
-                (0..a.len()).map(move |i| a.value(i).to_string())
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        (rows, plan)
-    }
-
-    /// The operators that spilled in an `EXPLAIN ANALYZE` plan.
-    fn spilled(plan: &str) -> Vec<&str> {
-        plan.lines()
-            .filter(|l| {
-                l.split("spill_count=")
-                    .nth(1)
-                    .is_some_and(|n| !n.starts_with('0'))
-            })
-            .map(|l| l.trim().split(':').next().unwrap_or_default())
-            .collect()
+        let rows = concat_batches(&plan.schema(), &batches).unwrap();
+        let metrics = DisplayableExecutionPlan::with_metrics(plan.as_ref())
+            .indent(true)
+            .to_string();
+        let spilled = metrics.split("spill_count=").skip(1).any(|n| !n.starts_with('0'));
+        (rows, spilled)
     }
 
     /// Under a `[compute] memory_limit` far below what it holds, a `DISTINCT` of
@@ -651,10 +628,10 @@ mod tests {
     async fn a_small_memory_limit_spills_and_gives_the_same_rows() {
         let distinct = "SELECT ward, COUNT(*) AS n FROM (SELECT DISTINCT k, ward FROM t) d \
                         GROUP BY ward ORDER BY ward";
-        let (roomy, roomy_plan) = rows_and_plan(bytesize::ByteSize::gib(2), distinct).await;
-        assert!(spilled(&roomy_plan).is_empty(), "{roomy_plan}");
-        let (tight, tight_plan) = rows_and_plan(bytesize::ByteSize::mib(32), distinct).await;
-        assert!(!spilled(&tight_plan).is_empty(), "nothing spilled:\n{tight_plan}");
+        let (roomy, roomy_spilled) = rows_and_spilled(bytesize::ByteSize::gib(2), distinct).await;
+        assert!(!roomy_spilled, "spilled with 2 GiB");
+        let (tight, tight_spilled) = rows_and_spilled(bytesize::ByteSize::mib(32), distinct).await;
+        assert!(tight_spilled, "nothing spilled with 32 MiB");
         assert_eq!(roomy.num_rows(), 937);
         assert_eq!(roomy, tight);
     }
