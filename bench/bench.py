@@ -42,6 +42,7 @@ CREATE MACRO fy_quarter(d) AS printf('%d-%02d-Q%d', fy_year(d), (fy_year(d) + 1)
 CREATE MACRO add_days(d, n) AS CAST(d + CAST(n AS INTEGER) AS DATE);
 CREATE MACRO add_months(d, n) AS CAST(d + to_months(CAST(n AS INTEGER)) AS DATE);
 CREATE MACRO arrow_cast(x, t) AS x;
+CREATE MACRO in_part(k) AS true;
 CREATE MACRO key128(k) AS CASE WHEN regexp_full_match(k, '[0-9a-f]{64}') THEN unhex(substr(k, 1, 32)) ELSE encode(k) END;
 """
 
@@ -115,16 +116,26 @@ def expand_catalogue(path):
     return out
 
 
-def ordered_views(folder):
-    """The view files, each after the views it reads (as startwell orders them)."""
+def words(sql):
+    """The names an SQL text mentions (comments left out)."""
     import re
 
-    pending = sorted(folder.glob("*.sql"))
-    names = {v.stem for v in pending}
-    reads = {}
-    for v in pending:
-        sql = re.sub(r"--[^\n]*", "", v.read_text())
-        reads[v.stem] = {w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql) if w in names and w != v.stem}
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", re.sub(r"--[^\n]*", "", sql)))
+
+
+def ordered_views(folder, needed_by):
+    """The view files that the SQL texts `needed_by` read, directly or through other
+    views, each after the views it reads (as startwell orders them). A view no core
+    indicator reads is not computed: the reference does only the core's work."""
+    views = {v.stem: v for v in sorted(folder.glob("*.sql"))}
+    reads = {n: (words(v.read_text()) & views.keys()) - {n} for n, v in views.items()}
+    needed, todo = set(), [w for sql in needed_by for w in words(sql) if w in views]
+    while todo:
+        n = todo.pop()
+        if n not in needed:
+            needed.add(n)
+            todo.extend(reads[n])
+    pending = [views[n] for n in sorted(needed)]
     done = []
     while pending:
         v = next(v for v in pending if reads[v.stem] <= {d.stem for d in done})
@@ -160,9 +171,6 @@ def duckdb_reference(lake, ind_dir, council, out_path):
             .rstrip(";")
         )
 
-    for v in ordered_views(ind_dir / "views"):
-        con.execute(f"CREATE TABLE {v.stem} AS {render(v.read_text())}")
-
     catalogue = [
         i
         for i in expand_catalogue(ind_dir / "catalogue.toml")
@@ -177,6 +185,9 @@ def duckdb_reference(lake, ind_dir, council, out_path):
             for k, v in i.get("params", {}).items():
                 sql = sql.replace("{{" + k + "}}", v)
             groups[f"({sql}) AS indicator_rows"] = [dict(i, numerator="numerator", denominator="denominator")]
+
+    for v in ordered_views(ind_dir / "views", list(groups)):
+        con.execute(f"CREATE TABLE {v.stem} AS {render(v.read_text())}")
     results = []
     for source, inds in groups.items():
         keys, ward = [], False

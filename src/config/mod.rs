@@ -131,6 +131,18 @@ pub struct Compute {
     /// Scorecard queries run at once: more uses idle cores, at the cost of memory.
     #[serde(default = "default_concurrent_queries")]
     pub concurrent_queries: usize,
+    /// Rows of a lake table that a view computed in parts (one that calls
+    /// `in_part(key)`) takes at a time: the views in parts are computed in
+    /// `ceil(rows / part_rows)` passes, each over its share of the children, so
+    /// their sorts, joins and aggregations hold about this many rows however large
+    /// the lake grows. Fewer rows: less memory, each extra part one more read of
+    /// the table.
+    #[serde(default = "default_part_rows")]
+    pub part_rows: std::num::NonZeroU64,
+}
+
+fn default_part_rows() -> std::num::NonZeroU64 {
+    std::num::NonZeroU64::new(1_500_000).expect("not zero")
 }
 
 fn default_concurrent_queries() -> usize {
@@ -143,6 +155,7 @@ impl Default for Compute {
             memory_limit: default_memory_limit(),
             scratch_dir: None,
             concurrent_queries: default_concurrent_queries(),
+            part_rows: default_part_rows(),
         }
     }
 }

@@ -680,6 +680,8 @@ pub struct Workspace<'a> {
     pub scratch: &'a Path,
     /// Queries run at once.
     pub concurrent_queries: usize,
+    /// Rows of a lake table a view in parts takes at a time (`[compute] part_rows`).
+    pub part_rows: u64,
     /// Where progress is reported.
     pub progress: &'a crate::progress::Reporter,
 }
@@ -699,6 +701,7 @@ pub async fn compute(
     let Workspace {
         scratch,
         concurrent_queries,
+        part_rows,
         progress,
     } = work;
     let m = super::memory::mark(ctx);
@@ -733,7 +736,7 @@ pub async fn compute(
             .filter_map(|i| i.cohort.as_ref())
             .map(|spec| format!("SELECT * FROM {}", spec.table)),
     );
-    materialise_views(ctx, sql_dir, council, scratch, &readers).await?;
+    materialise_views(ctx, sql_dir, council, scratch, &readers, part_rows).await?;
     let mut rows: Vec<Row> = Vec::new();
     let mut spread: Vec<Row> = Vec::new();
     let mut gap_sources = HashMap::new();
@@ -915,6 +918,9 @@ fn views(ctx: &SessionContext, sql_dir: &Path, council: &Council) -> Result<Vec<
 /// `eyfsp_outcomes` was evaluated by each of 22 indicators). The files hold
 /// pseudonymised keys like the lake; they live only as long as `scratch`.
 ///
+/// A view that calls `in_part(key)` is computed in parts ([`compute_in_parts`]):
+/// its memory is that of a part, whatever the size of the lake.
+///
 /// A view read once in all of `readers` (the SQL that reads views: queries,
 /// benchmarks) and by no other view is not written: it is registered as a plain
 /// view, and DataFusion plans it into the one query that reads it, which saves
@@ -929,12 +935,34 @@ pub async fn materialise_views(
     council: &Council,
     scratch: &Path,
     readers: &[String],
+    part_rows: u64,
 ) -> Result<()> {
-    use datafusion::dataframe::DataFrameWriteOptions;
-    use datafusion::prelude::ParquetReadOptions;
     let views = views(ctx, sql_dir, council)?;
     let inline = read_once(ctx, &views, readers);
-    for View { name, file: f, sql } in views {
+    let in_parts: std::collections::HashSet<String> = {
+        let state = ctx.state();
+        views
+            .iter()
+            .filter(|v| calls_in_part(&state, &v.sql))
+            .map(|v| v.name.clone())
+            .collect()
+    };
+    let parts = parts_for(ctx, &views, &in_parts, part_rows).await?;
+    if !in_parts.is_empty() {
+        tracing::debug!(parts, part_rows, "views in parts: {}", {
+            let mut names: Vec<&str> = in_parts.iter().map(String::as_str).collect();
+            names.sort();
+            names.join(", ")
+        });
+    }
+    let mut done_in_parts: Vec<InParts> = Vec::new();
+    for view in views {
+        if in_parts.contains(&view.name) {
+            let written = compute_in_parts(ctx, &view, scratch, parts, &done_in_parts).await?;
+            done_in_parts.push(written);
+            continue;
+        }
+        let View { name, file: f, sql } = view;
         let started = std::time::Instant::now();
         let df = ctx
             .sql(&sql)
@@ -954,44 +982,202 @@ pub async fn materialise_views(
         }
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
         let path = scratch.join(format!("{name}.parquet"));
-        let path_str = path.to_string_lossy().to_string();
-        let mut opts = datafusion::config::TableParquetOptions::default();
-        // Scratch: written once, read a few times, then deleted; speed over size,
-        // and row groups small enough that the writer's buffers stay small.
-        opts.global.compression = Some("lz4_raw".into());
-        opts.global.max_row_group_size = 64 * 1024;
-        df.write_parquet(
-            &path_str,
-            DataFrameWriteOptions::new().with_single_file_output(true),
-            Some(opts),
-        )
-        .await
-        .map_err(|e| query_failed(&f, e))?;
-        if path.exists() {
-            // The view's own column types (e.g. dictionary-encoded text), not the
-            // reader's defaults.
-            ctx.register_parquet(
-                name.as_str(),
-                &path_str,
-                ParquetReadOptions::default().skip_metadata(false),
-            )
-            .await?;
-        } else {
-            // Nothing written for an empty result: an empty table of the same shape.
-            let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]])?;
-            ctx.register_table(name.as_str(), std::sync::Arc::new(empty))?;
+        write_scratch(df, &path, &f).await?;
+        register_scratch(ctx, &name, path.exists().then_some(path.as_path()), schema).await?;
+        written(ctx, &name, None, started);
+    }
+    Ok(())
+}
+
+/// A view (or part `(i, of)` of one) is written: what it freed goes back to the
+/// system before the next, and the `debug` log gives its time and memory.
+fn written(ctx: &SessionContext, view: &str, part: Option<(usize, usize)>, started: std::time::Instant) {
+    let m = super::memory::mark(ctx);
+    tracing::debug!(
+        view,
+        part = part.map(|p| p.0),
+        parts = part.map(|p| p.1),
+        seconds = started.elapsed().as_secs_f64(),
+        pool_peak_mib = m.pool_peak_mib,
+        rss_mib = m.rss_mib,
+        rss_peak_mib = m.rss_peak_mib,
+        cpu_seconds = m.cpu_seconds,
+        "view materialised"
+    );
+}
+
+/// The most parts a view is computed in, however small `[compute] part_rows`.
+pub const MAX_PARTS: usize = 64;
+
+/// A view computed in parts: the file of each part (`None` for a part with no
+/// rows), under `scratch/<name>/`.
+struct InParts {
+    name: String,
+    dir: PathBuf,
+    files: Vec<Option<PathBuf>>,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+}
+
+/// Compute `view` once per part of the children (`in_part(key)` true for that
+/// part's keys only), each part into its own file, and register the view as all
+/// of them. While part `i` is computed, every view already computed in parts is
+/// registered as its part `i`, so a view in parts that joins others (e.g.
+/// `hv_child_history`) joins one part of each; afterwards they are whole again.
+///
+/// This is right for a view whose rows for a child depend only on that child's
+/// rows: every `GROUP BY`, window `PARTITION`/ordering and join is on the child
+/// (or the view's rows are counts over children, which its readers add up).
+/// Its sorts, joins and aggregations then hold one part's rows at a time: about
+/// `[compute] part_rows` rows of the lake, however large the lake grows. Each
+/// part reads the view's tables again (the filter is applied as they are read).
+async fn compute_in_parts(
+    ctx: &SessionContext,
+    view: &View,
+    scratch: &Path,
+    parts: usize,
+    earlier: &[InParts],
+) -> Result<InParts> {
+    let dir = scratch.join(&view.name);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::config(&dir, format!("scratch folder: {e}")))?;
+    let mut files = Vec::with_capacity(parts);
+    let mut schema = None;
+    for part in 0..parts {
+        let started = std::time::Instant::now();
+        ctx.register_udf(super::udf::in_part_udf(part, parts));
+        for e in earlier {
+            register_scratch(ctx, &e.name, e.files[part].as_deref(), e.schema.clone()).await?;
         }
-        // What this view or query freed goes back to the system before the next.
-        let m = super::memory::mark(ctx);
-        tracing::debug!(
-            view = %name,
-            seconds = started.elapsed().as_secs_f64(),
-            pool_peak_mib = m.pool_peak_mib,
-            rss_mib = m.rss_mib,
-            rss_peak_mib = m.rss_peak_mib,
-            cpu_seconds = m.cpu_seconds,
-            "view materialised"
-        );
+        let df = ctx
+            .sql(&view.sql)
+            .await
+            .map_err(|e| Error::config(&view.file, format!("view does not plan: {e}")))?;
+        schema.get_or_insert_with(|| std::sync::Arc::new(df.schema().as_arrow().clone()));
+        let path = dir.join(format!("part-{part:03}.parquet"));
+        write_scratch(df, &path, &view.file).await?;
+        files.push(path.exists().then_some(path));
+        written(ctx, &view.name, Some((part, parts)), started);
+    }
+    ctx.register_udf(super::udf::in_part_udf(0, 1));
+    let written = InParts {
+        name: view.name.clone(),
+        dir,
+        files,
+        schema: schema.expect("at least one part"),
+    };
+    for e in earlier.iter().chain(std::iter::once(&written)) {
+        let any = e.files.iter().any(Option::is_some);
+        register_scratch(ctx, &e.name, any.then_some(e.dir.as_path()), e.schema.clone()).await?;
+    }
+    Ok(written)
+}
+
+/// How many parts the views in parts are computed in: the most rows of any table
+/// they read (a view in parts reading another reads its parts), over `part_rows`,
+/// rounded up; from 1 to [`MAX_PARTS`]. One number for every view in parts, so
+/// that a view joining two of them joins the same children's parts.
+async fn parts_for(
+    ctx: &SessionContext,
+    views: &[View],
+    in_parts: &std::collections::HashSet<String>,
+    part_rows: u64,
+) -> Result<usize> {
+    let names: std::collections::HashSet<&str> = views.iter().map(|v| v.name.as_str()).collect();
+    let mut tables: Vec<String> = {
+        let state = ctx.state();
+        views
+            .iter()
+            .filter(|v| in_parts.contains(&v.name))
+            .flat_map(|v| relations_read(&state, &v.sql).into_keys())
+            .filter(|t| !names.contains(t.as_str()) && t != "*")
+            .collect()
+    };
+    tables.sort();
+    tables.dedup();
+    let mut most = 0u64;
+    for t in tables {
+        // A name the SQL reads that is no table (a CTE's) counts nothing.
+        if !ctx.table_exist(t.as_str()).unwrap_or(false) {
+            continue;
+        }
+        let batches = run_sql(ctx, &format!("SELECT COUNT(*) AS n FROM {t}"), Path::new(&t)).await?;
+        let n: i64 = batches
+            .iter()
+            .filter(|b| b.num_rows() > 0)
+            .map(|b| col_i64(b, "n").map(|c| c.value(0)))
+            .sum::<Result<i64>>()?;
+        most = most.max(u64::try_from(n).unwrap_or(0));
+    }
+    Ok(usize::try_from(most.div_ceil(part_rows.max(1)))
+        .unwrap_or(MAX_PARTS)
+        .clamp(1, MAX_PARTS))
+}
+
+/// Whether `sql` calls `in_part(...)` (then its view is computed in parts).
+fn calls_in_part(state: &datafusion::execution::SessionState, sql: &str) -> bool {
+    use datafusion::sql::parser::Statement;
+    use datafusion::sql::sqlparser::ast::Expr;
+    let dialect = state.config().options().sql_parser.dialect;
+    let Ok(Statement::Statement(statement)) = state.sql_to_statement(sql, &dialect) else {
+        return false;
+    };
+    datafusion::sql::sqlparser::ast::visit_expressions(&*statement, |e| match e {
+        Expr::Function(f)
+            if f.name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .is_some_and(|i| i.value.eq_ignore_ascii_case("in_part")) =>
+        {
+            std::ops::ControlFlow::Break(())
+        }
+        _ => std::ops::ControlFlow::Continue(()),
+    })
+    .is_break()
+}
+
+/// Write a view's rows to `path` (scratch Parquet). An empty result writes nothing.
+async fn write_scratch(df: datafusion::dataframe::DataFrame, path: &Path, file: &Path) -> Result<()> {
+    use datafusion::dataframe::DataFrameWriteOptions;
+    let mut opts = datafusion::config::TableParquetOptions::default();
+    // Scratch: written once, read a few times, then deleted; speed over size,
+    // and row groups small enough that the writer's buffers stay small.
+    opts.global.compression = Some("lz4_raw".into());
+    opts.global.max_row_group_size = 64 * 1024;
+    df.write_parquet(
+        &path.to_string_lossy(),
+        DataFrameWriteOptions::new().with_single_file_output(true),
+        Some(opts),
+    )
+    .await
+    .map_err(|e| query_failed(file, e))?;
+    Ok(())
+}
+
+/// Register `name` as the scratch Parquet at `path` (a file, or a folder of
+/// files), with the view's own column types (e.g. dictionary-encoded text), not the
+/// reader's defaults; with no `path` (nothing written), as an empty table of the
+/// view's shape. Any earlier registration of `name` is replaced.
+async fn register_scratch(
+    ctx: &SessionContext,
+    name: &str,
+    path: Option<&Path>,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+) -> Result<()> {
+    use datafusion::prelude::ParquetReadOptions;
+    ctx.deregister_table(name)?;
+    match path {
+        Some(p) => {
+            let mut url = p.to_string_lossy().to_string();
+            if p.is_dir() && !url.ends_with('/') {
+                url.push('/');
+            }
+            ctx.register_parquet(name, &url, ParquetReadOptions::default().skip_metadata(false))
+                .await?;
+        }
+        None => {
+            let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]])?;
+            ctx.register_table(name, std::sync::Arc::new(empty))?;
+        }
     }
     Ok(())
 }

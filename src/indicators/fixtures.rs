@@ -647,6 +647,7 @@ async fn fixture_rows(
                 engine::Workspace {
                     scratch: scratch.path(),
                     concurrent_queries: 1,
+                    part_rows: project.compute.part_rows.get(),
                     progress: &crate::progress::Reporter::default(),
                 },
             )

@@ -195,6 +195,7 @@ pub async fn build_scorecard(
         engine::Workspace {
             scratch: scratch.path(),
             concurrent_queries: project.compute.concurrent_queries,
+            part_rows: project.compute.part_rows.get(),
             progress,
         },
     )

@@ -2,7 +2,8 @@
 //! `wilson_lower(x, n, z)`, `wilson_upper(x, n, z)` (percent, 0–100),
 //! `newcombe_lower/upper(x1, n1, x2, n2, z)` (percentage points),
 //! `compare_benchmark(b, l95, u95, l998, u998, polarity)`, `z95()`, `z998()`,
-//! `imd_quintile(decile)`, `fy_quarter(date)`, `add_days`, `add_months`, `key128(key)`. Invalid
+//! `imd_quintile(decile)`, `fy_quarter(date)`, `add_days`, `add_months`, `key128(key)`,
+//! `in_part(key)` (see [`in_part_udf`]). Invalid
 //! input is an execution error naming the function, never a number.
 
 use std::sync::Arc;
@@ -426,6 +427,107 @@ fn key128_udf() -> ScalarUDF {
     })
 }
 
+/// `in_part(key)`: whether a child's key falls in the part of the key space being
+/// computed. A view that calls it is computed in parts (`engine::materialise_views`):
+/// once per part, with only that part's children, so its sorts, joins and
+/// aggregations hold a part's rows at a time, not the lake's. Outside such a view's
+/// passes there is one part and every key is in it.
+///
+/// The key is a text key (as `key128` reads it) or a `key128` number, and both give
+/// the same part for the same child, so a view may filter on either. The part is
+/// taken from the key's top 64 bits (the keys are HMAC outputs, so parts are even);
+/// a null key is in part 0, so it is counted exactly once.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct InPart {
+    signature: datafusion::logical_expr::Signature,
+    part: usize,
+    parts: usize,
+}
+
+/// The part (of `parts`) a `key128` value falls in: its top 64 bits scaled to
+/// `0..parts`, so consecutive parts are consecutive ranges of keys.
+pub fn part_of(key: i128, parts: usize) -> usize {
+    let top = ((key >> 64) as u64) ^ (1 << 63);
+    ((u128::from(top) * parts as u128) >> 64) as usize
+}
+
+impl InPart {
+    fn is_in<'a>(
+        &self,
+        keys: impl Iterator<Item = Option<&'a str>>,
+    ) -> datafusion::arrow::array::BooleanArray {
+        keys.map(|k| Some(self.holds(k.map(key_value)))).collect()
+    }
+
+    fn holds(&self, key: Option<i128>) -> bool {
+        match key {
+            Some(k) => part_of(k, self.parts) == self.part,
+            None => self.part == 0,
+        }
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for InPart {
+    fn name(&self) -> &str {
+        "in_part"
+    }
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        match args {
+            [
+                DataType::Utf8View
+                | DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Decimal128(_, 0)
+                | DataType::Null,
+            ] => Ok(DataType::Boolean),
+            other => Err(DataFusionError::Plan(format!(
+                "in_part: expects one child key (text, or key128 of it), got {other:?}"
+            ))),
+        }
+    }
+    fn invoke_with_args(&self, args: datafusion::logical_expr::ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::array::AsArray;
+        if self.parts <= 1 {
+            return Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))));
+        }
+        let scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
+        let a = args.args[0].clone().into_array(args.number_rows)?;
+        let out: datafusion::arrow::array::BooleanArray = match a.data_type() {
+            DataType::Utf8View => self.is_in(a.as_string_view().iter()),
+            DataType::Utf8 => self.is_in(a.as_string::<i32>().iter()),
+            DataType::LargeUtf8 => self.is_in(a.as_string::<i64>().iter()),
+            DataType::Decimal128(_, 0) => a
+                .as_primitive::<datafusion::arrow::datatypes::Decimal128Type>()
+                .iter()
+                .map(|k| Some(self.holds(k)))
+                .collect(),
+            DataType::Null => (0..a.len()).map(|_| Some(self.holds(None))).collect(),
+            other => {
+                return Err(DataFusionError::Execution(format!(
+                    "in_part: expects one child key (text, or key128 of it), got {other}"
+                )));
+            }
+        };
+        if scalar {
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
+        } else {
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }
+    }
+}
+
+/// `in_part` for part `part` of `parts` (`0` of `1`: every key).
+pub fn in_part_udf(part: usize, parts: usize) -> ScalarUDF {
+    ScalarUDF::from(InPart {
+        signature: datafusion::logical_expr::Signature::any(1, Volatility::Immutable),
+        part,
+        parts: parts.max(1),
+    })
+}
+
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(shift_udf("add_days", false));
     ctx.register_udf(shift_udf("add_months", true));
@@ -439,6 +541,7 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(constant("z998", Z998));
     ctx.register_udf(quintile_udf());
     ctx.register_udf(key128_udf());
+    ctx.register_udf(in_part_udf(0, 1));
 }
 
 #[cfg(test)]
@@ -560,6 +663,59 @@ mod tests {
             let key = hex::encode(bytes);
             proptest::prop_assert_eq!(key_prefix(&key), Some(<[u8; 16]>::try_from(&bytes[..16]).unwrap()));
             proptest::prop_assert_eq!(key_prefix(&key[1..]), None);
+        }
+    }
+
+    /// Every key, null included, is in exactly one part of any number of parts, the
+    /// same one whether given as text or as its `key128`; one part holds every key.
+    #[tokio::test]
+    async fn each_key_is_in_exactly_one_part_as_text_and_as_key128() {
+        use datafusion::arrow::array::AsArray;
+        let keys = "SELECT k FROM (VALUES \
+             ('00ff10a0b1c2d3e4f5a6b7c8d9eaf0b100000000000000000000000000000000'), \
+             ('ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff'), \
+             ('8000000000000000000000000000000000000000000000000000000000000000'), \
+             ('7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff'), \
+             ('0000000000000000000000000000000000000000000000000000000000000000'), \
+             ('K1'), ('m7'), (NULL)) t(k)";
+        for parts in [1usize, 2, 3, 4, 7] {
+            let mut seen = vec![0u32; 8];
+            for part in 0..parts {
+                let ctx = SessionContext::new();
+                register(&ctx);
+                ctx.register_udf(in_part_udf(part, parts));
+                let b = ctx
+                    .sql(&format!(
+                        "SELECT in_part(k) AS t, in_part(arrow_cast(k, 'Utf8View')) AS v, \
+                         in_part(key128(k)) AS n FROM ({keys})"
+                    ))
+                    .await
+                    .unwrap()
+                    .collect()
+                    .await
+                    .unwrap();
+                let (t, v, n) = (
+                    b[0].column(0).as_boolean(),
+                    b[0].column(1).as_boolean(),
+                    b[0].column(2).as_boolean(),
+                );
+                for (i, s) in seen.iter_mut().enumerate() {
+                    assert_eq!(t.value(i), n.value(i), "row {i}, part {part} of {parts}");
+                    assert_eq!(t.value(i), v.value(i), "row {i}, part {part} of {parts}");
+                    *s += u32::from(t.value(i));
+                }
+            }
+            assert!(seen.iter().all(|&s| s == 1), "{parts} parts: {seen:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Parts are consecutive ranges of `key128` order, each key in one of them.
+        #[test]
+        fn parts_are_ranges_of_keys(a in proptest::num::i128::ANY, b in proptest::num::i128::ANY, parts in 1usize..64) {
+            let (lo, hi) = (a.min(b), a.max(b));
+            proptest::prop_assert!(part_of(lo, parts) <= part_of(hi, parts));
+            proptest::prop_assert!(part_of(hi, parts) < parts);
         }
     }
 

@@ -14,19 +14,73 @@ use crate::common::{TestProject, forced, repo};
 #[tokio::test]
 async fn indicator_fixtures_pass_and_cover_every_indicator() {
     let project = startwell::config::load_project(&repo()).unwrap();
-    let report = startwell::indicators::fixtures::run_all(&project).await.unwrap();
-    let failures: Vec<String> = report
-        .failures
-        .iter()
-        .map(|f| format!("{}: {}", f.file.display(), f.message))
-        .collect();
-    assert!(failures.is_empty(), "{failures:#?}");
+    let report = fixtures_passed(&project).await;
     assert!(
         report.untested.is_empty(),
         "indicators without a fixture: {:?}",
         report.untested
     );
     assert!(report.checks >= 40, "{}", report.checks);
+}
+
+/// The views in parts (`in_part`) give every fixture's figures when each table's
+/// rows are split into as many parts as there are rows (up to the most parts):
+/// the fixtures' children are then counted part by part.
+#[tokio::test]
+async fn indicator_fixtures_pass_with_views_computed_in_many_parts() {
+    let mut project = startwell::config::load_project(&repo()).unwrap();
+    project.compute.part_rows = std::num::NonZeroU64::new(1).unwrap();
+    let report = fixtures_passed(&project).await;
+    assert!(report.checks >= 40, "{}", report.checks);
+}
+
+/// Run every indicator fixture of `project`; fail naming each one that failed.
+async fn fixtures_passed(project: &startwell::config::Project) -> startwell::indicators::fixtures::Report {
+    let report = startwell::indicators::fixtures::run_all(project).await.unwrap();
+    let failures: Vec<String> = report
+        .failures
+        .iter()
+        .map(|f| format!("{}: {}", f.file.display(), f.message))
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    report
+}
+
+/// The same lake gives the same published scorecard whether its views are
+/// computed in one part or in many (`[compute] part_rows`).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scorecard_is_the_same_computed_in_parts() {
+    let tp = TestProject::new();
+    tp.generate(200, 2);
+    let out = tp.path().join("data/outputs");
+    tp.run(RunOptions::default()).await.unwrap();
+    let whole = published_without_run_id(&out);
+    let storage = tp.storage();
+    let part_rows = 97;
+    for table in ["hv_contacts", "ey_headcount"] {
+        let rows = crate::common::count(&storage, table, "").await;
+        assert!(
+            rows > 8 * part_rows,
+            "{table} has {rows} rows: too few to split into parts"
+        );
+    }
+    let toml = tp.path().join("startwell.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let shipped = "\npart_rows = 1500000\n";
+    assert!(
+        text.contains(shipped),
+        "the shipped startwell.toml sets [compute] part_rows"
+    );
+    std::fs::write(
+        &toml,
+        text.replace(shipped, &format!("\npart_rows = {part_rows}\n")),
+    )
+    .unwrap();
+    assert_eq!(tp.project().compute.part_rows.get(), part_rows as u64);
+    tp.run(forced()).await.unwrap();
+    let parted = published_without_run_id(&out);
+    assert!(whole.len() > 1000, "{} rows", whole.len());
+    assert_eq!(whole, parted, "computed in parts, the scorecard must not change");
 }
 
 /// Contract columns: (name, physical type, logical type is string/date).

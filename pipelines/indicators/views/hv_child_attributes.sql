@@ -17,7 +17,9 @@
 -- national size); the published types come back after it. LAG and LEAD take no
 -- frame; the ROWS frame is stated because the default RANGE frame cannot order
 -- bytes. The date of birth is joined on in hv_child_history, not here, so this sort
--- and that join never hold memory at once.
+-- and that join never hold memory at once. The view is computed in parts of the
+-- children (in_part): the sort holds one part's contacts at a time (about
+-- [compute] part_rows), however many children the lake has.
 SELECT nhs_key,
        arrow_cast(sex, 'Dictionary(Int32, Utf8)') AS sex,
        arrow_cast(ethnic_group, 'Dictionary(Int32, Utf8)') AS ethnic_group,
@@ -35,6 +37,6 @@ FROM (
          contact_date, arrow_cast(source_file, 'Dictionary(Int16, Utf8)') AS source_file,
          arrow_cast(source_line, 'Int32') AS source_line
   FROM hv_contacts
-  WHERE contact_type <> 'antenatal'
+  WHERE contact_type <> 'antenatal' AND in_part(nhs_key)
 ) c
 WINDOW w AS (ORDER BY nhs_key, contact_date, source_file, source_line ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)

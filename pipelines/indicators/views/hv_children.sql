@@ -10,6 +10,9 @@
 -- the first contact equals one on any contact. A new member of the family over
 -- another contact type adds its column here.
 --
+-- Computed in parts of the children (in_part), like hv_child_attributes and
+-- hv_child_history: each part groups its own children's contacts.
+--
 -- hv_child_history holds these rows in memory for its join (1.6 million children at
 -- national size), so they are narrow: ages in days as 32-bit (ingest derives them from
 -- two dates, so they fit), the breastfeeding flag as 8-bit numbers (hv_child_history
@@ -23,5 +26,5 @@ SELECT key128(nhs_key) AS nhs_key,
        MIN(CASE WHEN contact_type = 'review_12_month' THEN contact_date END) AS review_12_month_date,
        MIN(CASE WHEN contact_type = 'review_2_year' THEN contact_date END) AS review_2_year_date
 FROM hv_contacts
-WHERE contact_type <> 'antenatal'
+WHERE contact_type <> 'antenatal' AND in_part(nhs_key)
 GROUP BY key128(nhs_key)
