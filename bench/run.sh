@@ -5,6 +5,7 @@
 #
 #   bench/run.sh                 # 600,000 children per birth year, 1 year of deliveries
 #   CHILDREN=100000 bench/run.sh # smaller
+#   REPEAT=5 bench/run.sh        # forced scorecard and DuckDB 5 times each, alternately
 #
 # Needs the Rust toolchain and Python 3.11 (a venv with duckdb and deltalake is
 # created under ~/.cache/startwell-bench-venv on first use).
@@ -33,4 +34,5 @@ exec "$python" -u bench/bench.py \
   --project . \
   --children "${CHILDREN:-600000}" \
   --years "${YEARS:-1}" \
+  --repeat "${REPEAT:-3}" \
   --work "${BENCH_DIR:-$(mktemp -d -t startwell-bench-XXXXXX)}"

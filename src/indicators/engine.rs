@@ -958,7 +958,10 @@ pub async fn materialise_views(
     let mut done_in_parts: Vec<InParts> = Vec::new();
     for view in views {
         if in_parts.contains(&view.name) {
-            let written = compute_in_parts(ctx, &view, scratch, parts, &done_in_parts).await?;
+            let written = match scattered(ctx, &view.sql).await {
+                Some(rows) => scatter(ctx, &view, rows, scratch, parts).await?,
+                None => compute_in_parts(ctx, &view, scratch, parts, &done_in_parts).await?,
+            };
             done_in_parts.push(written);
             continue;
         }
@@ -1071,6 +1074,258 @@ async fn compute_in_parts(
     Ok(written)
 }
 
+/// The column a scattered view's rewritten SQL adds: the argument of its
+/// `in_part(...)`, from which each row's part is taken.
+const PART_KEY: &str = "__startwell_part_key";
+
+/// A view in parts that only projects and filters one table, planned to be
+/// scattered ([`scatter`]): its SQL with the `in_part(key)` condition taken out of
+/// `WHERE`, and `key` added as a last column ([`PART_KEY`]) unless the view gives
+/// `key128(key)` as one. `None` for any other
+/// view (then it is computed part by part): one that is not a single `SELECT`, has
+/// `in_part` anywhere but as one `AND`ed condition of its `WHERE`, or whose plan
+/// does more than project and filter one table ([`projects_one_table`]).
+async fn scattered(ctx: &SessionContext, sql: &str) -> Option<Scattered> {
+    use datafusion::sql::parser::Statement;
+    use datafusion::sql::sqlparser::ast::{self, BinaryOperator, Expr, SelectItem, SetExpr};
+    fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
+        match e {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::And,
+                right,
+            } => {
+                conjuncts(*left, out);
+                conjuncts(*right, out);
+            }
+            Expr::Nested(e) => conjuncts(*e, out),
+            e => out.push(e),
+        }
+    }
+    fn is_in_part(name: &ast::ObjectName) -> bool {
+        name.0
+            .last()
+            .and_then(|p| p.as_ident())
+            .is_some_and(|i| i.value.eq_ignore_ascii_case("in_part"))
+    }
+    /// The key of `in_part(key)`, if `e` is that call.
+    fn in_part_key(e: &Expr) -> Option<Expr> {
+        let Expr::Function(f) = e else { return None };
+        if !is_in_part(&f.name) {
+            return None;
+        }
+        let ast::FunctionArguments::List(list) = &f.args else {
+            return None;
+        };
+        match list.args.as_slice() {
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(key))] if list.clauses.is_empty() => {
+                Some(key.clone())
+            }
+            _ => None,
+        }
+    }
+    fn calls_it<T: ast::Visit>(node: &T) -> bool {
+        ast::visit_expressions(node, |e| match e {
+            Expr::Function(f) if is_in_part(&f.name) => std::ops::ControlFlow::Break(()),
+            _ => std::ops::ControlFlow::Continue(()),
+        })
+        .is_break()
+    }
+
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let Ok(Statement::Statement(mut statement)) = state.sql_to_statement(sql, &dialect) else {
+        return None;
+    };
+    let ast::Statement::Query(query) = &mut *statement else {
+        return None;
+    };
+    let SetExpr::Select(select) = &mut *query.body else {
+        return None;
+    };
+    let mut all = Vec::new();
+    conjuncts(select.selection.take()?, &mut all);
+    let (keys, rest): (Vec<Expr>, Vec<Expr>) = all.into_iter().partition(|e| in_part_key(e).is_some());
+    let [call] = keys.as_slice() else { return None };
+    let key = in_part_key(call)?;
+    select.selection = rest.into_iter().reduce(|left, right| Expr::BinaryOp {
+        left: Box::new(left),
+        op: BinaryOperator::And,
+        right: Box::new(right),
+    });
+    // When the view gives `key128(key)` as a column, the part is read from it
+    // (the same part as the key's); otherwise the key is added as a column.
+    let given = select.projection.iter().find_map(|item| match item {
+        SelectItem::ExprWithAlias { expr, alias } if is_key128_of(expr, &key) => Some(alias.value.clone()),
+        _ => None,
+    });
+    let part_key = match given {
+        Some(column) => column,
+        None => {
+            select.projection.push(SelectItem::ExprWithAlias {
+                expr: key,
+                alias: ast::Ident::new(PART_KEY),
+            });
+            PART_KEY.to_string()
+        }
+    };
+    if calls_it(&*statement) {
+        return None;
+    }
+    let df = ctx.sql(&statement.to_string()).await.ok()?;
+    let column = df.schema().as_arrow().index_of(&part_key).ok()?;
+    projects_one_table(df.logical_plan()).then_some(Scattered {
+        df,
+        column,
+        added: part_key == PART_KEY,
+    })
+}
+
+/// Whether `e` is `key128(key)`.
+fn is_key128_of(
+    e: &datafusion::sql::sqlparser::ast::Expr,
+    key: &datafusion::sql::sqlparser::ast::Expr,
+) -> bool {
+    use datafusion::sql::sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments};
+    let Expr::Function(f) = e else { return false };
+    let named = f
+        .name
+        .0
+        .last()
+        .and_then(|p| p.as_ident())
+        .is_some_and(|i| i.value.eq_ignore_ascii_case("key128"));
+    match &f.args {
+        FunctionArguments::List(list) if named && list.clauses.is_empty() => {
+            matches!(list.args.as_slice(), [FunctionArg::Unnamed(FunctionArgExpr::Expr(k))] if k == key)
+        }
+        _ => false,
+    }
+}
+
+/// A view to scatter: its rows, which column's key gives each row's part, and
+/// whether that column was added for it (and is not written).
+struct Scattered {
+    df: datafusion::dataframe::DataFrame,
+    column: usize,
+    added: bool,
+}
+
+/// Compute a view in parts in one pass (`df`, from [`scattered`]): the table is
+/// read once and each row written to the file of its key's part, the part
+/// `in_part(key)` is true in. Computing it part by part ([`compute_in_parts`])
+/// would read the table once a part, decoding every key each time; this reads it
+/// once, and the views in parts that read this one then read only their part's
+/// narrow rows (`hv_contact_rows`: the 2.6 million contacts at national size).
+///
+/// Each part's writer holds at most one row group ([`SCRATCH_ROW_GROUP`] rows)
+/// before writing it, so memory is that of a batch and `parts` row groups.
+async fn scatter(
+    ctx: &SessionContext,
+    view: &View,
+    rows: Scattered,
+    scratch: &Path,
+    parts: usize,
+) -> Result<InParts> {
+    use datafusion::arrow::array::UInt32Array;
+    use datafusion::parquet::arrow::ArrowWriter;
+    use futures::StreamExt;
+    let started = std::time::Instant::now();
+    let dir = scratch.join(&view.name);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::config(&dir, format!("scratch folder: {e}")))?;
+    let failed = |e: datafusion::error::DataFusionError| query_failed(&view.file, e);
+    let Scattered {
+        df,
+        column: key,
+        added,
+    } = rows;
+    let all = df.schema().as_arrow().clone();
+    let keep: Vec<usize> = (0..all.fields().len()).filter(|i| !added || *i != key).collect();
+    let schema = std::sync::Arc::new(all.project(&keep).map_err(|e| failed(e.into()))?);
+    let mut opts = scratch_options(&schema);
+    opts.arrow_schema(&schema);
+    let props = datafusion::parquet::file::properties::WriterPropertiesBuilder::try_from(&opts)
+        .map_err(failed)?
+        .build();
+    let path = |part: usize| dir.join(format!("part-{part:03}.parquet"));
+    let mut writers: Vec<Option<ArrowWriter<std::fs::File>>> = (0..parts).map(|_| None).collect();
+    let mut stream = df.execute_stream().await.map_err(failed)?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(failed)?;
+        let of = super::udf::parts_of(batch.column(key), parts).map_err(failed)?;
+        let rows = batch.project(&keep).map_err(|e| failed(e.into()))?;
+        // The rows ordered by part (a counting sort), then one slice a part.
+        let mut starts = vec![0usize; parts + 1];
+        for &p in &of {
+            starts[p + 1] += 1;
+        }
+        for p in 0..parts {
+            starts[p + 1] += starts[p];
+        }
+        let first = of.first().copied().unwrap_or(0);
+        let rows = if starts[first + 1] - starts[first] == of.len() {
+            rows
+        } else {
+            let mut next = starts.clone();
+            let mut order = vec![0u32; of.len()];
+            for (i, &p) in of.iter().enumerate() {
+                order[next[p]] = u32::try_from(i).expect("a batch has fewer than 2^32 rows");
+                next[p] += 1;
+            }
+            datafusion::arrow::compute::take_record_batch(&rows, &UInt32Array::from(order))
+                .map_err(|e| failed(e.into()))?
+        };
+        for (part, writer) in writers.iter_mut().enumerate() {
+            let n = starts[part + 1] - starts[part];
+            if n == 0 {
+                continue;
+            }
+            let writer = match writer {
+                Some(w) => w,
+                None => {
+                    let file = std::fs::File::create(path(part))
+                        .map_err(|e| Error::config(path(part), format!("scratch file: {e}")))?;
+                    writer.insert(
+                        ArrowWriter::try_new(file, schema.clone(), Some(props.clone()))
+                            .map_err(|e| failed(e.into()))?,
+                    )
+                }
+            };
+            writer
+                .write(&rows.slice(starts[part], n))
+                .map_err(|e| failed(e.into()))?;
+        }
+    }
+    let mut files = Vec::with_capacity(parts);
+    for (part, writer) in writers.into_iter().enumerate() {
+        files.push(match writer {
+            Some(w) => {
+                w.close().map_err(|e| failed(e.into()))?;
+                Some(path(part))
+            }
+            None => None,
+        });
+    }
+    let any = files.iter().any(Option::is_some);
+    register_scratch(ctx, &view.name, any.then_some(dir.as_path()), schema.clone()).await?;
+    tracing::debug!(
+        view = %view.name,
+        parts,
+        part_key = all.field(key).name().as_str(),
+        "view scattered into its parts in one pass"
+    );
+    written(ctx, &view.name, None, started);
+    Ok(InParts {
+        name: view.name.clone(),
+        dir,
+        files,
+        schema,
+    })
+}
+
+/// Rows a row group of a scratch file: small, so that a writer's buffers (one
+/// per part when a view is scattered) stay small.
+const SCRATCH_ROW_GROUP: usize = 64 * 1024;
+
 /// How many parts the views in parts are computed in: the most rows of any table
 /// they read (a view in parts reading another reads its parts), over `part_rows`,
 /// rounded up; from 1 to [`MAX_PARTS`]. One number for every view in parts, so
@@ -1138,11 +1393,7 @@ fn calls_in_part(state: &datafusion::execution::SessionState, sql: &str) -> bool
 /// Write a view's rows to `path` (scratch Parquet). An empty result writes nothing.
 async fn write_scratch(df: datafusion::dataframe::DataFrame, path: &Path, file: &Path) -> Result<()> {
     use datafusion::dataframe::DataFrameWriteOptions;
-    let mut opts = datafusion::config::TableParquetOptions::default();
-    // Scratch: written once, read a few times, then deleted; speed over size,
-    // and row groups small enough that the writer's buffers stay small.
-    opts.global.compression = Some("lz4_raw".into());
-    opts.global.max_row_group_size = 64 * 1024;
+    let opts = scratch_options(df.schema().as_arrow());
     df.write_parquet(
         &path.to_string_lossy(),
         DataFrameWriteOptions::new().with_single_file_output(true),
@@ -1151,6 +1402,28 @@ async fn write_scratch(df: datafusion::dataframe::DataFrame, path: &Path, file: 
     .await
     .map_err(|e| query_failed(file, e))?;
     Ok(())
+}
+
+/// How scratch Parquet is written: once, read back once or a few times, then
+/// deleted, so speed over size. Row groups are small, so a writer's buffers stay
+/// small; no statistics (nothing prunes scratch); no dictionary for `key128`
+/// numbers (nearly all different: the writer would build one a row group for
+/// nothing).
+fn scratch_options(schema: &datafusion::arrow::datatypes::Schema) -> datafusion::config::TableParquetOptions {
+    let mut opts = datafusion::config::TableParquetOptions::default();
+    opts.global.compression = Some("lz4_raw".into());
+    opts.global.max_row_group_size = SCRATCH_ROW_GROUP;
+    opts.global.statistics_enabled = Some("none".into());
+    for f in schema.fields() {
+        if matches!(f.data_type(), DataType::Decimal128(..)) {
+            let column = datafusion::config::ParquetColumnOptions {
+                dictionary_enabled: Some(false),
+                ..Default::default()
+            };
+            opts.column_specific_options.insert(f.name().clone(), column);
+        }
+    }
+    opts
 }
 
 /// Register `name` as the scratch Parquet at `path` (a file, or a folder of
@@ -1171,8 +1444,11 @@ async fn register_scratch(
             if p.is_dir() && !url.ends_with('/') {
                 url.push('/');
             }
-            ctx.register_parquet(name, &url, ParquetReadOptions::default().skip_metadata(false))
-                .await?;
+            // Read as the view's schema, whatever each file gives: a part computed
+            // from an empty part (a table in memory) and one read from Parquet
+            // (text as `Utf8View`) can differ in their text types.
+            let options = ParquetReadOptions::default().skip_metadata(false).schema(&schema);
+            ctx.register_parquet(name, &url, options).await?;
         }
         None => {
             let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]])?;
@@ -1281,7 +1557,23 @@ async fn run_sql(ctx: &SessionContext, sql: &str, file: &Path) -> Result<Vec<Rec
         .sql(sql)
         .await
         .map_err(|e| Error::config(file, format!("SQL does not plan: {e}")))?;
-    df.collect().await.map_err(|e| query_failed(file, e))
+    if !tracing::enabled!(tracing::Level::TRACE) {
+        return df.collect().await.map_err(|e| query_failed(file, e));
+    }
+    // At `trace`, each query's plan with what each operator did (as EXPLAIN ANALYZE).
+    let task = std::sync::Arc::new(df.task_ctx());
+    let plan = df
+        .create_physical_plan()
+        .await
+        .map_err(|e| query_failed(file, e))?;
+    let batches = datafusion::physical_plan::collect(plan.clone(), task)
+        .await
+        .map_err(|e| query_failed(file, e))?;
+    let metrics = datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan.as_ref())
+        .indent(true)
+        .to_string();
+    tracing::trace!(file = %file.display(), "query ran:\n{metrics}");
+    Ok(batches)
 }
 
 /// A query that failed while running: over the memory limit, say which setting to raise.
@@ -1474,6 +1766,133 @@ mod tests {
             "SELECT 1 AS x",
         ] {
             assert!(!cheap(dear).await, "{dear}");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_a_view_in_parts_that_projects_and_filters_one_table_is_scattered() {
+        let ctx = SessionContext::new();
+        super::super::udf::register(&ctx);
+        ctx.sql("CREATE TABLE t (k VARCHAR, x BIGINT) AS VALUES ('a', 1), ('b', 2)")
+            .await
+            .unwrap();
+        ctx.sql("CREATE TABLE u (k VARCHAR) AS VALUES ('a')")
+            .await
+            .unwrap();
+        // The part is read from the view's key128(key) column, or the key is added.
+        let given = scattered(
+            &ctx,
+            "SELECT x, key128(k) AS child FROM t WHERE x > 0 AND (in_part(k))",
+        )
+        .await
+        .expect("scattered");
+        assert_eq!((given.column, given.added), (1, false));
+        let added = scattered(&ctx, "SELECT x FROM t WHERE in_part(k) AND x > 0 AND x < 9")
+            .await
+            .expect("scattered");
+        assert_eq!((added.column, added.added), (1, true));
+        let sql = added.df.logical_plan().display_indent().to_string();
+        assert!(!sql.contains("in_part"), "in_part left in the plan: {sql}");
+        for not in [
+            "SELECT x FROM t WHERE x > 0",
+            "SELECT x FROM t WHERE in_part(k) OR x > 1",
+            "SELECT x FROM t WHERE NOT in_part(k)",
+            "SELECT x FROM t WHERE in_part(k) AND in_part(key128(k))",
+            "SELECT x, in_part(k) AS p FROM t WHERE in_part(k)",
+            "SELECT DISTINCT x FROM t WHERE in_part(k)",
+            "SELECT k, COUNT(*) AS n FROM t WHERE in_part(k) GROUP BY k",
+            "SELECT t.x FROM t JOIN u ON u.k = t.k WHERE in_part(t.k)",
+            "SELECT x FROM t WHERE in_part(k) ORDER BY x",
+            "SELECT x FROM t WHERE in_part(k) UNION ALL SELECT 1",
+            "SELECT x FROM (SELECT x, k FROM t WHERE in_part(k)) s",
+        ] {
+            assert!(scattered(&ctx, not).await.is_none(), "{not}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_scattered_view_writes_each_row_once_to_its_keys_part() {
+        use super::super::udf::in_part_udf;
+        let ctx = SessionContext::new();
+        super::super::udf::register(&ctx);
+        // 500 keys (some null, some not hex) with a value each.
+        let rows: Vec<String> = (0..500)
+            .map(|i| match i % 50 {
+                0 => format!("(NULL, {i})"),
+                1 => format!("('not hex {i}', {i})"),
+                _ => format!(
+                    "('{:064x}', {i})",
+                    (i as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)
+                ),
+            })
+            .collect();
+        ctx.sql(&format!(
+            "CREATE TABLE t (k VARCHAR, x BIGINT) AS VALUES {}",
+            rows.join(", ")
+        ))
+        .await
+        .unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        for (sql, columns) in [
+            ("SELECT x FROM t WHERE x >= 0 AND in_part(k)", 1),
+            ("SELECT key128(k) AS child, x FROM t WHERE in_part(k)", 2),
+        ] {
+            let view = View {
+                name: format!("v{columns}"),
+                file: PathBuf::from("v.sql"),
+                sql: sql.to_string(),
+            };
+            let rows = scattered(&ctx, sql).await.expect("scattered");
+            let parts = 3;
+            let written = scatter(&ctx, &view, rows, scratch.path(), parts).await.unwrap();
+            assert_eq!(
+                written.schema.fields().len(),
+                columns,
+                "{sql}: the added key is not written"
+            );
+            let mut seen = Vec::new();
+            for (part, file) in written.files.iter().enumerate() {
+                let file = file.as_ref().expect("every part has rows");
+                ctx.register_udf(in_part_udf(part, parts));
+                ctx.register_parquet("p", file.to_string_lossy().as_ref(), Default::default())
+                    .await
+                    .unwrap();
+                // Every row of the part's file is one in_part puts in that part.
+                let b = ctx
+                    .sql("SELECT p.x, in_part(t.k) AS here FROM p JOIN t ON t.x = p.x")
+                    .await
+                    .unwrap()
+                    .collect()
+                    .await
+                    .unwrap();
+                for b in &b {
+                    let x = col_i64(b, "x").unwrap();
+                    let here = b
+                        .column_by_name("here")
+                        .unwrap()
+                        .as_any()
+                        .downcast_ref::<datafusion::arrow::array::BooleanArray>()
+                        .unwrap()
+                        .clone();
+                    for i in 0..b.num_rows() {
+                        assert!(here.value(i), "{sql}: row {} is not in part {part}", x.value(i));
+                        seen.push(x.value(i));
+                    }
+                }
+                ctx.deregister_table("p").unwrap();
+            }
+            ctx.register_udf(in_part_udf(0, 1));
+            seen.sort();
+            assert_eq!(seen, (0..500).collect::<Vec<i64>>(), "{sql}: each row once");
+            // The view is registered as all of its parts.
+            let n = ctx
+                .sql(&format!("SELECT COUNT(*) AS n FROM {}", view.name))
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            assert_eq!(col_i64(&n[0], "n").unwrap().value(0), 500);
         }
     }
 }

@@ -376,9 +376,35 @@ fn key_value(k: &str) -> i128 {
     i128::from_be_bytes(bytes)
 }
 
-fn key128_of<'a>(keys: impl Iterator<Item = Option<&'a str>>) -> Result<ArrayRef> {
-    let out: datafusion::arrow::array::Decimal128Array = keys.map(|k| k.map(key_value)).collect();
-    Ok(Arc::new(out.with_precision_and_scale(KEY128_PRECISION, 0)?))
+/// Each key of `a` as `key128` gives it: text keys (of any string type) by their
+/// value, `key128` numbers (when `numbers`) as they are, nulls as `None`; any
+/// other type is an error naming `function`.
+fn key_values<'a>(
+    a: &'a ArrayRef,
+    numbers: bool,
+    function: &str,
+) -> Result<Box<dyn Iterator<Item = Option<i128>> + 'a>> {
+    use datafusion::arrow::array::AsArray;
+    Ok(match a.data_type() {
+        DataType::Utf8View => Box::new(a.as_string_view().iter().map(|k| k.map(key_value))),
+        DataType::Utf8 => Box::new(a.as_string::<i32>().iter().map(|k| k.map(key_value))),
+        DataType::LargeUtf8 => Box::new(a.as_string::<i64>().iter().map(|k| k.map(key_value))),
+        DataType::Decimal128(_, 0) if numbers => Box::new(
+            a.as_primitive::<datafusion::arrow::datatypes::Decimal128Type>()
+                .iter(),
+        ),
+        DataType::Null if numbers => Box::new((0..a.len()).map(|_| None)),
+        other => {
+            return Err(DataFusionError::Execution(format!(
+                "{function}: expects {}, got {other}",
+                if numbers {
+                    "one child key (text, or key128 of it)"
+                } else {
+                    "a text key"
+                }
+            )));
+        }
+    })
 }
 
 /// `key128`'s type: a 16-byte number (values use all 128 bits; the declared
@@ -396,19 +422,10 @@ impl datafusion::logical_expr::ScalarUDFImpl for Key128 {
         Ok(DataType::Decimal128(KEY128_PRECISION, 0))
     }
     fn invoke_with_args(&self, args: datafusion::logical_expr::ScalarFunctionArgs) -> Result<ColumnarValue> {
-        use datafusion::arrow::array::AsArray;
         let scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
         let a = args.args[0].clone().into_array(args.number_rows)?;
-        let out = match a.data_type() {
-            DataType::Utf8View => key128_of(a.as_string_view().iter())?,
-            DataType::Utf8 => key128_of(a.as_string::<i32>().iter())?,
-            DataType::LargeUtf8 => key128_of(a.as_string::<i64>().iter())?,
-            other => {
-                return Err(DataFusionError::Execution(format!(
-                    "key128: expects a text key, got {other}"
-                )));
-            }
-        };
+        let keys: datafusion::arrow::array::Decimal128Array = key_values(&a, false, "key128")?.collect();
+        let out: ArrayRef = Arc::new(keys.with_precision_and_scale(KEY128_PRECISION, 0)?);
         if scalar {
             Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
         } else {
@@ -451,20 +468,12 @@ pub fn part_of(key: i128, parts: usize) -> usize {
     ((u128::from(top) * parts as u128) >> 64) as usize
 }
 
-impl InPart {
-    fn is_in<'a>(
-        &self,
-        keys: impl Iterator<Item = Option<&'a str>>,
-    ) -> datafusion::arrow::array::BooleanArray {
-        keys.map(|k| Some(self.holds(k.map(key_value)))).collect()
-    }
-
-    fn holds(&self, key: Option<i128>) -> bool {
-        match key {
-            Some(k) => part_of(k, self.parts) == self.part,
-            None => self.part == 0,
-        }
-    }
+/// The part (of `parts`) of each key of `a` (text keys or `key128` numbers, as
+/// `in_part` takes them): the part `in_part(key)` is true in. A null key is in part 0.
+pub fn parts_of(a: &ArrayRef, parts: usize) -> Result<Vec<usize>> {
+    Ok(key_values(a, true, "in_part")?
+        .map(|k| k.map_or(0, |k| part_of(k, parts.max(1))))
+        .collect())
 }
 
 impl datafusion::logical_expr::ScalarUDFImpl for InPart {
@@ -489,28 +498,14 @@ impl datafusion::logical_expr::ScalarUDFImpl for InPart {
         }
     }
     fn invoke_with_args(&self, args: datafusion::logical_expr::ScalarFunctionArgs) -> Result<ColumnarValue> {
-        use datafusion::arrow::array::AsArray;
         if self.parts <= 1 {
             return Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))));
         }
         let scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
         let a = args.args[0].clone().into_array(args.number_rows)?;
-        let out: datafusion::arrow::array::BooleanArray = match a.data_type() {
-            DataType::Utf8View => self.is_in(a.as_string_view().iter()),
-            DataType::Utf8 => self.is_in(a.as_string::<i32>().iter()),
-            DataType::LargeUtf8 => self.is_in(a.as_string::<i64>().iter()),
-            DataType::Decimal128(_, 0) => a
-                .as_primitive::<datafusion::arrow::datatypes::Decimal128Type>()
-                .iter()
-                .map(|k| Some(self.holds(k)))
-                .collect(),
-            DataType::Null => (0..a.len()).map(|_| Some(self.holds(None))).collect(),
-            other => {
-                return Err(DataFusionError::Execution(format!(
-                    "in_part: expects one child key (text, or key128 of it), got {other}"
-                )));
-            }
-        };
+        let out: datafusion::arrow::array::BooleanArray = key_values(&a, true, "in_part")?
+            .map(|k| Some(k.map_or(0, |k| part_of(k, self.parts)) == self.part))
+            .collect();
         if scalar {
             Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
         } else {

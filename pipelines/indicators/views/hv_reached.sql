@@ -13,11 +13,11 @@ WITH ages AS (
   UNION ALL SELECT '15m' AS age, h.*, add_months(dob, 15) AS reached FROM hv_child_history h
   UNION ALL SELECT '30m' AS age, h.*, add_months(dob, 30) AS reached FROM hv_child_history h
 ), reached AS (
-  SELECT * FROM ages WHERE reached >= valid_from AND reached < valid_to
+  SELECT *, fy_quarter(reached) AS period FROM ages WHERE reached >= valid_from AND reached < valid_to
 )
-SELECT age, nhs_key, dob, reached, fy_quarter(reached) AS period,
+SELECT age, nhs_key, dob, reached, period,
        sex, ethnic_group, imd_quintile, ward_code, ward_name,
        new_birth_visit_age_days, review_6_8_week_age_days, review_6_8_week_breastfeeding,
        review_12_month_date, review_2_year_date
 FROM reached
-WHERE fy_quarter(reached) IN (SELECT period FROM hv_quarters)
+WHERE period IN (SELECT period FROM hv_quarters)
