@@ -135,8 +135,9 @@ pub struct Compute {
     /// `in_part(key)`) takes at a time: the views in parts are computed in
     /// `ceil(rows / part_rows)` passes, each over its share of the children, so
     /// their sorts, joins and aggregations hold about this many rows however large
-    /// the lake grows. Fewer rows: less memory, each extra part one more read of
-    /// the table.
+    /// the lake grows. Fewer rows: less memory, and each extra part one more pass
+    /// (a scattered view's table is read once whatever the number of parts; any
+    /// other view in parts reads its tables once a part).
     #[serde(default = "default_part_rows")]
     pub part_rows: std::num::NonZeroU64,
 }

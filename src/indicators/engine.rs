@@ -949,11 +949,19 @@ pub async fn materialise_views(
     };
     let parts = parts_for(ctx, &views, &in_parts, part_rows).await?;
     if !in_parts.is_empty() {
-        tracing::debug!(parts, part_rows, "views in parts: {}", {
-            let mut names: Vec<&str> = in_parts.iter().map(String::as_str).collect();
-            names.sort();
-            names.join(", ")
-        });
+        let m = super::memory::mark(ctx);
+        tracing::debug!(
+            parts,
+            part_rows,
+            rss_mib = m.rss_mib,
+            rss_peak_mib = m.rss_peak_mib,
+            "views in parts: {}",
+            {
+                let mut names: Vec<&str> = in_parts.iter().map(String::as_str).collect();
+                names.sort();
+                names.join(", ")
+            }
+        );
     }
     let mut done_in_parts: Vec<InParts> = Vec::new();
     for view in views {
