@@ -1747,15 +1747,22 @@ mod tests {
         assert!(read_once(&ctx, &views, &unparsed).is_empty());
     }
 
-    #[tokio::test]
-    async fn only_a_view_that_projects_and_filters_one_table_is_never_written() {
+    /// A session with the startwell functions and two small tables: `t (k, x)`, `u (k)`.
+    async fn two_tables() -> SessionContext {
         let ctx = SessionContext::new();
+        super::super::udf::register(&ctx);
         ctx.sql("CREATE TABLE t (k VARCHAR, x BIGINT) AS VALUES ('a', 1), ('b', 2)")
             .await
             .unwrap();
         ctx.sql("CREATE TABLE u (k VARCHAR) AS VALUES ('a')")
             .await
             .unwrap();
+        ctx
+    }
+
+    #[tokio::test]
+    async fn only_a_view_that_projects_and_filters_one_table_is_never_written() {
+        let ctx = two_tables().await;
         let cheap = |sql: &str| {
             let ctx = ctx.clone();
             let sql = sql.to_string();
@@ -1779,14 +1786,7 @@ mod tests {
 
     #[tokio::test]
     async fn only_a_view_in_parts_that_projects_and_filters_one_table_is_scattered() {
-        let ctx = SessionContext::new();
-        super::super::udf::register(&ctx);
-        ctx.sql("CREATE TABLE t (k VARCHAR, x BIGINT) AS VALUES ('a', 1), ('b', 2)")
-            .await
-            .unwrap();
-        ctx.sql("CREATE TABLE u (k VARCHAR) AS VALUES ('a')")
-            .await
-            .unwrap();
+        let ctx = two_tables().await;
         // The part is read from the view's key128(key) column, or the key is added.
         let given = scattered(
             &ctx,
