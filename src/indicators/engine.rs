@@ -1110,35 +1110,6 @@ async fn scattered(ctx: &SessionContext, sql: &str) -> Option<Scattered> {
             e => out.push(e),
         }
     }
-    fn is_in_part(name: &ast::ObjectName) -> bool {
-        name.0
-            .last()
-            .and_then(|p| p.as_ident())
-            .is_some_and(|i| i.value.eq_ignore_ascii_case("in_part"))
-    }
-    /// The key of `in_part(key)`, if `e` is that call.
-    fn in_part_key(e: &Expr) -> Option<Expr> {
-        let Expr::Function(f) = e else { return None };
-        if !is_in_part(&f.name) {
-            return None;
-        }
-        let ast::FunctionArguments::List(list) = &f.args else {
-            return None;
-        };
-        match list.args.as_slice() {
-            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(key))] if list.clauses.is_empty() => {
-                Some(key.clone())
-            }
-            _ => None,
-        }
-    }
-    fn calls_it<T: ast::Visit>(node: &T) -> bool {
-        ast::visit_expressions(node, |e| match e {
-            Expr::Function(f) if is_in_part(&f.name) => std::ops::ControlFlow::Break(()),
-            _ => std::ops::ControlFlow::Continue(()),
-        })
-        .is_break()
-    }
 
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
@@ -1153,9 +1124,11 @@ async fn scattered(ctx: &SessionContext, sql: &str) -> Option<Scattered> {
     };
     let mut all = Vec::new();
     conjuncts(select.selection.take()?, &mut all);
-    let (keys, rest): (Vec<Expr>, Vec<Expr>) = all.into_iter().partition(|e| in_part_key(e).is_some());
+    let (keys, rest): (Vec<Expr>, Vec<Expr>) = all
+        .into_iter()
+        .partition(|e| only_argument(e, "in_part").is_some());
     let [call] = keys.as_slice() else { return None };
-    let key = in_part_key(call)?;
+    let key = only_argument(call, "in_part")?.clone();
     select.selection = rest.into_iter().reduce(|left, right| Expr::BinaryOp {
         left: Box::new(left),
         op: BinaryOperator::And,
@@ -1164,7 +1137,9 @@ async fn scattered(ctx: &SessionContext, sql: &str) -> Option<Scattered> {
     // When the view gives `key128(key)` as a column, the part is read from it
     // (the same part as the key's); otherwise the key is added as a column.
     let given = select.projection.iter().find_map(|item| match item {
-        SelectItem::ExprWithAlias { expr, alias } if is_key128_of(expr, &key) => Some(alias.value.clone()),
+        SelectItem::ExprWithAlias { expr, alias } if only_argument(expr, "key128") == Some(&key) => {
+            Some(alias.value.clone())
+        }
         _ => None,
     });
     let part_key = match given {
@@ -1177,7 +1152,7 @@ async fn scattered(ctx: &SessionContext, sql: &str) -> Option<Scattered> {
             PART_KEY.to_string()
         }
     };
-    if calls_it(&*statement) {
+    if calls(&*statement, "in_part") {
         return None;
     }
     let df = ctx.sql(&statement.to_string()).await.ok()?;
@@ -1189,25 +1164,41 @@ async fn scattered(ctx: &SessionContext, sql: &str) -> Option<Scattered> {
     })
 }
 
-/// Whether `e` is `key128(key)`.
-fn is_key128_of(
-    e: &datafusion::sql::sqlparser::ast::Expr,
-    key: &datafusion::sql::sqlparser::ast::Expr,
-) -> bool {
-    use datafusion::sql::sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments};
-    let Expr::Function(f) = e else { return false };
-    let named = f
-        .name
+/// Whether `f` is a call of `function` (by its last name part, in any case).
+fn is_call_of(f: &datafusion::sql::sqlparser::ast::Function, function: &str) -> bool {
+    f.name
         .0
         .last()
         .and_then(|p| p.as_ident())
-        .is_some_and(|i| i.value.eq_ignore_ascii_case("key128"));
+        .is_some_and(|i| i.value.eq_ignore_ascii_case(function))
+}
+
+/// The argument of `e` when `e` is `function(argument)`: one unnamed argument.
+fn only_argument<'a>(
+    e: &'a datafusion::sql::sqlparser::ast::Expr,
+    function: &str,
+) -> Option<&'a datafusion::sql::sqlparser::ast::Expr> {
+    use datafusion::sql::sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments};
+    let Expr::Function(f) = e else { return None };
     match &f.args {
-        FunctionArguments::List(list) if named && list.clauses.is_empty() => {
-            matches!(list.args.as_slice(), [FunctionArg::Unnamed(FunctionArgExpr::Expr(k))] if k == key)
+        FunctionArguments::List(list) if is_call_of(f, function) && list.clauses.is_empty() => {
+            match list.args.as_slice() {
+                [FunctionArg::Unnamed(FunctionArgExpr::Expr(argument))] => Some(argument),
+                _ => None,
+            }
         }
-        _ => false,
+        _ => None,
     }
+}
+
+/// Whether `node` calls `function` anywhere.
+fn calls<T: datafusion::sql::sqlparser::ast::Visit>(node: &T, function: &str) -> bool {
+    use datafusion::sql::sqlparser::ast::Expr;
+    datafusion::sql::sqlparser::ast::visit_expressions(node, |e| match e {
+        Expr::Function(f) if is_call_of(f, function) => std::ops::ControlFlow::Break(()),
+        _ => std::ops::ControlFlow::Continue(()),
+    })
+    .is_break()
 }
 
 /// A view to scatter: its rows, which column's key gives each row's part, and
@@ -1378,24 +1369,11 @@ async fn parts_for(
 /// Whether `sql` calls `in_part(...)` (then its view is computed in parts).
 fn calls_in_part(state: &datafusion::execution::SessionState, sql: &str) -> bool {
     use datafusion::sql::parser::Statement;
-    use datafusion::sql::sqlparser::ast::Expr;
     let dialect = state.config().options().sql_parser.dialect;
     let Ok(Statement::Statement(statement)) = state.sql_to_statement(sql, &dialect) else {
         return false;
     };
-    datafusion::sql::sqlparser::ast::visit_expressions(&*statement, |e| match e {
-        Expr::Function(f)
-            if f.name
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .is_some_and(|i| i.value.eq_ignore_ascii_case("in_part")) =>
-        {
-            std::ops::ControlFlow::Break(())
-        }
-        _ => std::ops::ControlFlow::Continue(()),
-    })
-    .is_break()
+    calls(&*statement, "in_part")
 }
 
 /// Write a view's rows to `path` (scratch Parquet). An empty result writes nothing.
