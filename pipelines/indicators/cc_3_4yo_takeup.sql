@@ -7,7 +7,7 @@ SELECT period, children AS numerator, 0 AS denominator
 FROM cc_funded_counts
 UNION ALL
 SELECT t.period, 0 AS numerator, SUM(CAST(p.population AS BIGINT)) AS denominator
-FROM (SELECT DISTINCT period FROM ey_headcount) t
+FROM (SELECT DISTINCT CAST(period AS VARCHAR) AS period FROM ey_headcount) t
 JOIN ref_population_estimates p
   ON p.area_code = '{{la_code}}' AND p.year = SUBSTR(t.period, 1, 4) AND p.age IN ('3', '4')
 GROUP BY t.period
