@@ -972,8 +972,8 @@ fn views(ctx: &SessionContext, sql_dir: &Path, council: &Council) -> Result<Vec<
     Ok(ordered)
 }
 
-/// Compute each view once, after the views it reads, into a Parquet file under
-/// `scratch`, and register the file under the view's name: every indicator then
+/// Compute each view once, after the views it reads, into scratch files under
+/// `scratch` ([`ScratchFile`]), and register them under the view's name: every indicator then
 /// reads the view's rows instead of evaluating its SQL again (as a plain view,
 /// `eyfsp_outcomes` was evaluated by each of 22 indicators). The files hold
 /// pseudonymised keys like the lake; they live only as long as `scratch`.
