@@ -1031,7 +1031,7 @@ pub async fn materialise_views(
                 Some(rows) => scatter(ctx, &view, rows, scratch, parts).await?,
                 None => compute_in_parts(ctx, &view, scratch, parts, &done_in_parts).await?,
             };
-            spent.written(&view.name, written.files.iter().flatten());
+            spent.written(&view.name, &written.all_files());
             done_in_parts.push(written);
             continue;
         }
@@ -1056,7 +1056,7 @@ pub async fn materialise_views(
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
         let files = write_scratch(df, &scratch.join(&name), &f, &schema).await?;
         register_scratch(ctx, &name, &files, schema)?;
-        spent.written(&name, files.iter());
+        spent.written(&name, &files);
         written(ctx, &name, None, started);
     }
     Ok(())
@@ -1102,10 +1102,10 @@ impl Spent {
     }
 
     /// `view` is written to `files`: remove the files of every view now spent.
-    fn written<'a>(&mut self, view: &str, files: impl Iterator<Item = &'a Written>) {
+    fn written(&mut self, view: &str, files: &[Written]) {
         let view = view.to_lowercase();
         self.files
-            .push((view.clone(), files.map(|w| w.path.clone()).collect()));
+            .push((view.clone(), files.iter().map(|w| w.path.clone()).collect()));
         self.done.insert(view);
         if self.keep_all {
             return;
@@ -1160,6 +1160,13 @@ struct InParts {
     schema: datafusion::arrow::datatypes::SchemaRef,
 }
 
+impl InParts {
+    /// Every part's files: the whole view.
+    fn all_files(&self) -> Vec<Written> {
+        self.files.iter().flatten().cloned().collect()
+    }
+}
+
 /// Compute `view` once per part of the children (`in_part(key)` true for that
 /// part's keys only), each part into its own file, and register the view as all
 /// of them. While part `i` is computed, every view already computed in parts is
@@ -1204,8 +1211,7 @@ async fn compute_in_parts(
         schema: schema.expect("at least one part"),
     };
     for e in earlier.iter().chain(std::iter::once(&written)) {
-        let all: Vec<Written> = e.files.iter().flatten().cloned().collect();
-        register_scratch(ctx, &e.name, &all, e.schema.clone())?;
+        register_scratch(ctx, &e.name, &e.all_files(), e.schema.clone())?;
     }
     Ok(written)
 }
@@ -1424,8 +1430,12 @@ async fn scatter(
         }
         files.push(written);
     }
-    let every: Vec<Written> = files.iter().flatten().cloned().collect();
-    register_scratch(ctx, &view.name, &every, schema.clone())?;
+    let scattered = InParts {
+        name: view.name.clone(),
+        files,
+        schema,
+    };
+    register_scratch(ctx, &view.name, &scattered.all_files(), scattered.schema.clone())?;
     tracing::debug!(
         view = %view.name,
         parts,
@@ -1433,11 +1443,7 @@ async fn scatter(
         "view scattered into its parts in one pass"
     );
     written(ctx, &view.name, None, started);
-    Ok(InParts {
-        name: view.name.clone(),
-        files,
-        schema,
-    })
+    Ok(scattered)
 }
 
 /// How many parts the views in parts are computed in: the most rows of any table
@@ -1510,41 +1516,30 @@ async fn write_scratch(
         .enumerate()
         .map(|(i, mut stream)| {
             let path = PathBuf::from(format!("{}-{i}{SCRATCH_EXTENSION}", stem.display()));
-            let schema = schema.clone();
+            let (schema, file) = (schema.clone(), file.to_path_buf());
             tokio::spawn(async move {
+                let failed = |e: datafusion::error::DataFusionError| query_failed(&file, e);
                 let mut out: Option<ScratchFile> = None;
                 while let Some(batch) = stream.next().await {
-                    let batch = batch.map_err(Out::Query)?;
+                    let batch = batch.map_err(failed)?;
                     if batch.num_rows() == 0 {
                         continue;
                     }
                     let writer = match &mut out {
                         Some(w) => w,
-                        None => out.insert(ScratchFile::create(&path, schema.clone()).map_err(Out::Other)?),
+                        None => out.insert(ScratchFile::create(&path, schema.clone())?),
                     };
-                    writer.write(&batch).map_err(|e| Out::Query(e.into()))?;
+                    writer.write(&batch).map_err(|e| failed(e.into()))?;
                 }
-                out.map(|w| w.finish().map_err(|e| Out::Query(e.into())))
-                    .transpose()
+                out.map(|w| w.finish().map_err(|e| failed(e.into()))).transpose()
             })
         })
         .collect();
     let mut files = Vec::new();
     for task in tasks {
-        match task.await.map_err(Error::internal)? {
-            Ok(Some(w)) => files.push(w),
-            Ok(None) => {}
-            Err(Out::Query(e)) => return Err(query_failed(file, e)),
-            Err(Out::Other(e)) => return Err(e),
-        }
+        files.extend(task.await.map_err(Error::internal)??);
     }
     Ok(files)
-}
-
-/// How writing a scratch file failed: the query, or the file.
-enum Out {
-    Query(datafusion::error::DataFusionError),
-    Other(Error),
 }
 
 /// A scratch file written: where, and how many rows and bytes it holds.
